@@ -1,0 +1,76 @@
+"""The retry policy of every SRC request, as one tenacity configuration for both hooks.
+
+Retried: 429 (honouring ``Retry-After``), 5xx, transport failures and refused download URLs.
+Never retried: other 4xx, contract violations and bad parameters. Attempts and the total
+wait are both bounded; the last error is raised, saying how long the hook tried.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from tenacity import retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
+
+from airflow_provider_srconnect._api import is_retryable
+from airflow_provider_srconnect.exceptions import SRConnectRateLimitError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+#: Full-jitter exponential backoff: a wait drawn from [0, min(cap, base * 2**attempt)].
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+
+
+class WaitRetryAfterOrJitter:
+    """Wait what a 429's ``Retry-After`` asks, else exponential backoff with full jitter."""
+
+    def __init__(self, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> None:
+        self._cap = cap
+        self._jitter = wait_random_exponential(multiplier=base, max=cap)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, SRConnectRateLimitError) and exc.retry_after is not None:
+            return min(exc.retry_after, self._cap)
+        return float(self._jitter(state))
+
+
+class StopBeforeTotalWait(stop_base):
+    """Stop when the next wait would take the time spent on one request past ``limit`` seconds."""
+
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+
+    def __call__(self, state: RetryCallState) -> bool:
+        spent = max(state.idle_for, state.seconds_since_start or 0.0)
+        return spent + (state.upcoming_sleep or 0.0) > self._limit
+
+
+def _give_up(state: RetryCallState) -> NoReturn:
+    exc = state.outcome.exception() if state.outcome else None
+    assert exc is not None
+    exc.args = (
+        f"{exc.args[0]} (gave up after {state.attempt_number} attempts in {state.seconds_since_start or 0:.1f} s)",
+        *exc.args[1:],
+    )
+    raise exc
+
+
+def retry_kwargs(max_retries: int, max_total_wait: float, log: logging.Logger | Any) -> dict[str, Any]:
+    """Keyword arguments for ``tenacity.Retrying`` or ``AsyncRetrying``: the one policy of both hooks."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("%s; retry %d of %d in %.1f s", exc, state.attempt_number, max_retries, wait)
+
+    return {
+        "retry": retry_if_exception(is_retryable),
+        "wait": WaitRetryAfterOrJitter(),
+        "stop": stop_after_attempt(max_retries + 1) | StopBeforeTotalWait(max_total_wait),
+        "before_sleep": before_sleep,
+        "retry_error_callback": _give_up,
+    }

@@ -1,0 +1,359 @@
+"""Hooks for the ScriptRunner Connect (SRC) public REST API.
+
+``SRConnectHook`` (requests) serves operators and sensors; ``SRConnectAsyncHook`` (httpx) serves
+triggers. Both take every wire detail from the contract module, build and read requests with
+``_api``, retry with the one policy of ``_retry`` and draw on the per-user budget of ``_ratelimit``:
+they differ only in how bytes move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from requests.adapters import HTTPAdapter
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_srconnect import _api, contract
+from airflow_provider_srconnect._ratelimit import get_limiter
+from airflow_provider_srconnect._retry import retry_kwargs
+from airflow_provider_srconnect.connection import (
+    EXTRA_FIELDS,
+    UI_FIELD_BEHAVIOUR,
+    ConnectionSettings,
+    parse_settings,
+    validate_id,
+)
+from airflow_provider_srconnect.exceptions import (
+    SRConnectError,
+    SRConnectParamError,
+    SRConnectRateLimitError,
+    SRConnectTransportError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    from pyrate_limiter import Limiter
+
+T = TypeVar("T")
+Record = dict[str, Any]
+#: Threads that may share one hook's connection pool (the export fetches logs concurrently).
+POOL_SIZE = 16
+
+
+class SRConnectHook(BaseHook):
+    """Reads invocation and audit logs of an SRC team, page by page, inside the API's rate limit.
+
+    :param srconnect_conn_id: an ``srconnect`` connection: Login = account e-mail, Password = API key
+        (or extra ``authorization`` = the ready header), extras as in ``connection.EXTRA_FIELDS``.
+    """
+
+    conn_name_attr = "srconnect_conn_id"
+    default_conn_name = "srconnect_default"
+    conn_type = "srconnect"
+    hook_name = "ScriptRunner Connect"
+
+    def __init__(self, srconnect_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.srconnect_conn_id = srconnect_conn_id
+        self._settings: ConnectionSettings | None = None
+
+    # --- Connection ---------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        """The connection, checked (``SRConnectParamError`` names the first bad field)."""
+        if self._settings is None:
+            self._settings = self._parse(self.get_connection(self.srconnect_conn_id))
+        return self._settings
+
+    @staticmethod
+    def _parse(conn: Any) -> ConnectionSettings:
+        settings = parse_settings(
+            host=conn.host,
+            schema=conn.schema,
+            port=conn.port,
+            login=conn.login,
+            password=conn.password,
+            extra=conn.extra_dejson,
+        )
+        for secret in (conn.password, settings.authorization, settings.authorization.partition(" ")[2]):
+            if secret:
+                mask_secret(secret)
+        return settings
+
+    def team(self, team_id: str | None = None) -> str:
+        """The team to read: the argument, else the connection's ``team_id``."""
+        if team_id is not None:
+            return validate_id("team_id", team_id)
+        if self.settings.team_id is None:
+            raise SRConnectParamError(
+                "team_id",
+                "no team given and the connection has no 'team_id' extra",
+                "Pass team_id=..., or set the extra team_id on the connection.",
+            )
+        return self.settings.team_id
+
+    @functools.cached_property
+    def _limiter(self) -> Limiter:
+        s = self.settings
+        return get_limiter(s.rate_limit_storage, s.budget_key, s.rate_limit_per_second, s.burst)
+
+    @functools.cached_property
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def _acquire_budget(self) -> None:
+        if not self._limiter.try_acquire(self.settings.budget_key, timeout=self.settings.max_retry_wait):
+            raise SRConnectRateLimitError(
+                "the client-side rate budget stayed exhausted; lower the parallelism "
+                "sharing this connection or raise rate_limit_per_second"
+            )
+
+    # --- One request --------------------------------------------------------------------------
+
+    def _get(self, url: str, params: _api.Params | None = None, *, api: bool = True) -> _api.Reply:
+        """One GET. API calls carry the credential and spend budget; presigned downloads do neither."""
+        headers = {"Accept": "application/json"}
+        if api:
+            self._acquire_budget()
+            headers["Authorization"] = self.settings.authorization
+        try:
+            response = self._session.get(url, params=params, headers=headers, timeout=self.settings.timeout)
+            return _api.Reply(response.status_code, response.headers, response.text)
+        except requests.RequestException as exc:
+            raise SRConnectTransportError(f"GET {url.split('?')[0]} failed: {type(exc).__name__}") from exc
+
+    def _retrying(self, fn: Callable[[], T]) -> T:
+        policy = retry_kwargs(self.settings.max_retries, self.settings.max_retry_wait, self.log)
+        return Retrying(**policy)(fn)
+
+    def _get_json(self, path: str, params: _api.Params, what: str) -> Any:
+        url = self.settings.base_url + path
+        return self._retrying(lambda: _api.read_json(self._get(url, params), what))
+
+    def _download(self, path: str, what: str) -> str:
+        """Ask SRC for a log's download URL and fetch it; a refused URL is asked for again."""
+
+        def once() -> str:
+            link = _api.read_download_url(self._get(self.settings.base_url + path), what)
+            return "" if link is None else _api.read_download(self._get(link, api=False), what)
+
+        return self._retrying(once)
+
+    # --- Listings -----------------------------------------------------------------------------
+
+    def _walk(self, walk: _api.PageWalk, path: str) -> Iterator[Record]:
+        while (params := walk.next_params()) is not None:
+            records = walk.accept(self._get_json(path, params, walk.what))
+            self.log.info("%s: page %d, %d records so far", walk.what, walk.pages, walk.records)
+            yield from records
+
+    def iter_invocation_logs(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        team_id: str | None = None,
+        execution_statuses: str | Iterable[str] | None = None,
+        trigger_types: str | Iterable[str] | None = None,
+        order_by: str = "startTime",
+        order_direction: str = "asc",
+        page_size: int = contract.PAGE_SIZE_DEFAULT,
+    ) -> Iterator[Record]:
+        """Yield the invocation logs of a team that started in ``[start, end)``, one page in memory.
+
+        :param execution_statuses: only these statuses (``contract.EXECUTION_STATUSES``).
+        :param trigger_types: only these trigger types (``contract.TRIGGER_TYPES``).
+        :param order_by: one of ``contract.ORDER_BY_VALUES``; the default gives a stable order.
+        """
+        walk = self.invocation_walk(
+            start,
+            end,
+            team_id=team_id,
+            execution_statuses=execution_statuses,
+            trigger_types=trigger_types,
+            order_by=order_by,
+            order_direction=order_direction,
+            page_size=page_size,
+        )
+        return self._walk(walk, self._team_path(contract.INVOCATION_LOGS_PATH, team_id))
+
+    def iter_audit_logs(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        team_id: str | None = None,
+        page_size: int = contract.PAGE_SIZE_DEFAULT,
+    ) -> Iterator[Record]:
+        """Yield the audit logs of a team dated in ``[start, end)``, one page in memory."""
+        team = self.team(team_id)
+        walk = _api.PageWalk(
+            f"SRC audit logs of team {team}",
+            _api.window_params(start, end) + _api.page_size_param(page_size),
+            page_size,
+            contract.AuditField.DATE,
+            start,
+            end,
+        )
+        return self._walk(walk, self._team_path(contract.AUDIT_LOGS_PATH, team))
+
+    def invocation_walk(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        team_id: str | None = None,
+        execution_statuses: str | Iterable[str] | None = None,
+        trigger_types: str | Iterable[str] | None = None,
+        order_by: str = "startTime",
+        order_direction: str = "asc",
+        page_size: int = contract.PAGE_SIZE_DEFAULT,
+    ) -> _api.PageWalk:
+        """The page walk of an invocation listing; checks every parameter before any request."""
+        params = _api.invocation_query(
+            start,
+            end,
+            execution_statuses=execution_statuses,
+            trigger_types=trigger_types,
+            order_by=order_by,
+            order_direction=order_direction,
+            page_size=page_size,
+        )
+        return _api.PageWalk(
+            f"SRC invocation logs of team {self.team(team_id)}",
+            params,
+            page_size,
+            contract.InvocationField.START_TIME,
+            start,
+            end,
+        )
+
+    def _team_path(self, template: str, team_id: str | None) -> str:
+        return template.format(team_id=quote(self.team(team_id), safe=""))
+
+    # --- Logs of one invocation ---------------------------------------------------------------
+
+    def get_console_logs(self, invocation_id: str) -> list[Record]:
+        """The console lines of an invocation (``SRConnectLogsNotStoredError`` while it runs)."""
+        path, what = _log_path(contract.CONSOLE_LOGS_PATH, "console logs", invocation_id)
+        return _api.log_entries(self._download(path, what), contract.CONSOLE_LINES_FIELD, what)
+
+    def get_http_logs(self, invocation_id: str) -> list[Record]:
+        """The HTTP-call log entries of an invocation."""
+        path, what = _log_path(contract.HTTP_LOGS_PATH, "HTTP logs", invocation_id)
+        return _api.log_entries(self._download(path, what), contract.HTTP_ENTRIES_FIELD, what)
+
+    def get_large_log_message(self, invocation_id: str, message_id: str) -> str:
+        """The full text of a console line too large to store inline."""
+        path, what = _log_path(
+            contract.LARGE_LOG_MESSAGE_PATH,
+            "large log message",
+            invocation_id,
+            message_id=quote(validate_id("message_id", message_id), safe=""),
+        )
+        return self._download(path, what)
+
+    # --- Airflow integration ------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap call (a one-record page) to check the credential, team and host."""
+        try:
+            path = self._team_path(contract.INVOCATION_LOGS_PATH, None)
+            self._get_json(path, _api.page_size_param(1), "the connection test")
+        except SRConnectError as exc:
+            return False, str(exc)
+        return True, f"Connected to {self.settings.base_url} and read team {self.settings.team_id}."
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form on Airflow 2.11 (Airflow 3 reads provider info instead)."""
+        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form on Airflow 2.11."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from wtforms import FloatField, IntegerField, PasswordField, StringField
+        from wtforms.validators import Optional
+
+        kinds = {"str": StringField, "int": IntegerField, "float": FloatField}
+        widgets: dict[str, Any] = {}
+        for spec in EXTRA_FIELDS:
+            field_class = PasswordField if spec.sensitive else kinds[spec.kind]
+            widget = BS3PasswordFieldWidget() if spec.sensitive else BS3TextFieldWidget()
+            widgets[spec.name] = field_class(
+                spec.label,
+                widget=widget,
+                validators=[Optional()],
+                description=spec.description,
+                default=spec.default,
+            )
+        return widgets
+
+
+def _log_path(template: str, kind: str, invocation_id: str, **more: str) -> tuple[str, str]:
+    invocation = validate_id("invocation_id", invocation_id)
+    path = template.format(invocation_id=quote(invocation, safe=""), **more)
+    return path, f"SRC {kind} of invocation {invocation}"
+
+
+class SRConnectAsyncHook(SRConnectHook):
+    """The async face of ``SRConnectHook`` for triggers: same contract, policy and budget, over httpx."""
+
+    async def asettings(self) -> ConnectionSettings:
+        """The connection, read without blocking the event loop."""
+        if self._settings is None:
+            getter = getattr(BaseHook, "aget_connection", None)
+            if getter is not None:
+                conn = await getter(self.srconnect_conn_id)
+            else:  # Airflow 2
+                from asgiref.sync import sync_to_async
+
+                conn = await sync_to_async(self.get_connection)(self.srconnect_conn_id)
+            self._settings = self._parse(conn)
+        return self._settings
+
+    async def _aget(self, client: httpx.AsyncClient, url: str, params: _api.Params) -> _api.Reply:
+        import httpx
+
+        settings = await self.asettings()
+        if not await self._limiter.try_acquire_async(settings.budget_key, timeout=settings.max_retry_wait):
+            raise SRConnectRateLimitError("the client-side rate budget stayed exhausted")
+        headers = {"Accept": "application/json", "Authorization": settings.authorization}
+        try:
+            response = await client.get(url, params=list(params), headers=headers, timeout=settings.timeout)
+            return _api.Reply(response.status_code, response.headers, response.text)
+        except httpx.HTTPError as exc:
+            raise SRConnectTransportError(f"GET {url} failed: {type(exc).__name__}") from exc
+
+    async def _aretrying(self, fn: Callable[[], Awaitable[T]]) -> T:
+        settings = await self.asettings()
+        policy = retry_kwargs(settings.max_retries, settings.max_retry_wait, self.log)
+        return await AsyncRetrying(**policy)(fn)
+
+    async def aiter_invocation_logs(self, start: dt.datetime, end: dt.datetime, **query: Any) -> AsyncIterator[Record]:
+        """Async twin of ``iter_invocation_logs`` (same parameters)."""
+        import httpx
+
+        settings = await self.asettings()
+        walk = self.invocation_walk(start, end, **query)
+        url = settings.base_url + self._team_path(contract.INVOCATION_LOGS_PATH, query.get("team_id"))
+        async with httpx.AsyncClient() as client:
+            while (params := walk.next_params()) is not None:
+                page = functools.partial(self._aget_json, client, url, params, walk.what)
+                for record in walk.accept(await self._aretrying(page)):
+                    yield record
+
+    async def _aget_json(self, client: httpx.AsyncClient, url: str, params: _api.Params, what: str) -> Any:
+        return _api.read_json(await self._aget(client, url, params), what)
