@@ -117,6 +117,8 @@ EXECUTION_STATUSES: Final = (
 )
 STATUS_RUNNING: Final = "RUNNING"
 STATUS_FINISHED: Final = "FINISHED"
+#: The statuses whose logs ``include_logs="failed"`` archives (every ended, unsuccessful run).
+FAILED_STATUSES: Final = tuple(s for s in EXECUTION_STATUSES if s not in (STATUS_RUNNING, STATUS_FINISHED))
 #: Spellings CONFIRMED for the script runtime [TEST]; that the API uses the same is ASSUMED.
 TRIGGER_TYPES: Final = ("EXTERNAL", "MANUAL", "SCHEDULED", "MANUAL_EVENT_LISTENER", "CHAINED")
 

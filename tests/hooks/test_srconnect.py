@@ -43,11 +43,14 @@ def page(items: list[dict[str, Any]], token: str | None = None) -> dict[str, Any
 
 
 def test_cursor_pages_are_followed_until_no_token(make_hook, requests_mock):
-    requests_mock.get(LIST_URL, [
-        {"json": page([record(0), record(1)], "t1")},
-        {"json": page([record(2), record(3)], "t2")},
-        {"json": page([record(4)])},
-    ])
+    requests_mock.get(
+        LIST_URL,
+        [
+            {"json": page([record(0), record(1)], "t1")},
+            {"json": page([record(2), record(3)], "t2")},
+            {"json": page([record(4)])},
+        ],
+    )
     records = list(make_hook().iter_invocation_logs(START, END, page_size=2))
 
     assert [r["invocationId"] for r in records] == [f"inv-{n}" for n in range(5)]
@@ -59,10 +62,13 @@ def test_cursor_pages_are_followed_until_no_token(make_hook, requests_mock):
 
 def test_page_number_scheme_is_one_line_in_the_contract(make_hook, requests_mock, monkeypatch):
     monkeypatch.setattr(contract, "PAGINATION", PageNumberPagination(request_param="page", first_page=1))
-    requests_mock.get(LIST_URL, [
-        {"json": {contract.ITEMS_FIELD: [record(0), record(1)]}},
-        {"json": {contract.ITEMS_FIELD: [record(2)]}},
-    ])
+    requests_mock.get(
+        LIST_URL,
+        [
+            {"json": {contract.ITEMS_FIELD: [record(0), record(1)]}},
+            {"json": {contract.ITEMS_FIELD: [record(2)]}},
+        ],
+    )
     records = list(make_hook().iter_invocation_logs(START, END, page_size=2))
 
     assert len(records) == 3
@@ -160,7 +166,7 @@ def test_bad_parameters_fail_before_any_request(make_hook, requests_mock, kwargs
     [(END, START), (START, START), (START.naive(), END)],
 )
 def test_bad_windows_fail_before_any_request(make_hook, requests_mock, start, end):
-    with pytest.raises(SRConnectParamError, match="start|end"):
+    with pytest.raises(SRConnectParamError, match=r"start|end"):
         make_hook().iter_invocation_logs(start, end)
     assert requests_mock.call_count == 0
 
@@ -182,10 +188,13 @@ def test_a_missing_team_says_where_to_set_it(make_hook, requests_mock):
 
 
 def test_429_honours_retry_after_seconds(make_hook, requests_mock, sleeps):
-    requests_mock.get(LIST_URL, [
-        {"status_code": 429, "headers": {"Retry-After": "2"}, "json": {"message": "slow down"}},
-        {"json": page([record(0)])},
-    ])
+    requests_mock.get(
+        LIST_URL,
+        [
+            {"status_code": 429, "headers": {"Retry-After": "2"}, "json": {"message": "slow down"}},
+            {"json": page([record(0)])},
+        ],
+    )
 
     assert len(list(make_hook().iter_invocation_logs(START, END))) == 1
     assert sleeps == [2.0]

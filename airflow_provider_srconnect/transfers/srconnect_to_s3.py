@@ -1,0 +1,37 @@
+"""Archive SRC logs to Amazon S3."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_srconnect.exceptions import SRConnectParamError
+from airflow_provider_srconnect.operators.srconnect import SRConnectExportOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_srconnect.destinations import Destination
+
+
+class SRConnectToS3Operator(SRConnectExportOperator):
+    """Archive one window of SRC logs to ``s3://{s3_bucket}/{prefix}/...`` (see ``SRConnectExportOperator``).
+
+    :param s3_bucket: the bucket. (templated)
+    :param aws_conn_id: (templated) the AWS connection.
+    """
+
+    template_fields: Sequence[str] = (*SRConnectExportOperator.template_fields, "s3_bucket", "aws_conn_id")
+
+    def __init__(self, *, s3_bucket: str, aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.s3_bucket = s3_bucket
+        self.aws_conn_id = aws_conn_id
+
+    def destination(self) -> Destination:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airflow_provider_srconnect.destinations.s3 import S3Destination
+
+        if not self.s3_bucket:
+            raise SRConnectParamError("s3_bucket", "is empty", "Name the bucket the archive goes to.")
+        return S3Destination(S3Hook(aws_conn_id=self.aws_conn_id), self.s3_bucket)

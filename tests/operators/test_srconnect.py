@@ -1,0 +1,132 @@
+"""Export operators: window from context, upload then manifest, XCom, fail-fast and skip (unit level)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from typing import Any
+
+import boto3
+import pendulum
+import pytest
+from moto import mock_aws
+
+from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.exceptions import SRConnectParamError
+from airflow_provider_srconnect.operators.srconnect import SRConnectFetchLogsOperator
+from airflow_provider_srconnect.transfers.srconnect_to_gcs import SRConnectToGCSOperator
+from airflow_provider_srconnect.transfers.srconnect_to_s3 import SRConnectToS3Operator
+from tests.hooks.conftest import API_KEY
+
+START = pendulum.datetime(2026, 11, 1, tz="UTC")
+END = pendulum.datetime(2026, 11, 2, tz="UTC")
+CONTEXT = {"data_interval_start": START, "data_interval_end": END}
+LIST_URL = "https://src.test/v1/team/team-1/invocationLogs"
+
+
+def records(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            contract.InvocationField.ID: f"inv-{i}",
+            contract.InvocationField.START_TIME: contract.format_time(START.add(minutes=i)),
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def src(make_hook, requests_mock):
+    """The srconnect_unit connection, and an API that serves 3 invocations on one page."""
+    make_hook()
+    requests_mock.get(LIST_URL, json={contract.ITEMS_FIELD: records(3), "nextToken": None})
+    return requests_mock
+
+
+def test_fetch_logs_writes_the_file_and_manifest_and_returns_the_path(src, tmp_path):
+    target = tmp_path / "out" / "src.jsonl.gz"
+    op = SRConnectFetchLogsOperator(task_id="fetch", srconnect_conn_id="srconnect_unit", path=str(target))
+
+    assert op.execute(CONTEXT) == str(target)
+    data = target.read_bytes()
+    assert [json.loads(x)["invocationId"] for x in gzip.decompress(data).splitlines()] == ["inv-0", "inv-1", "inv-2"]
+    body = json.loads((tmp_path / "out" / "src.jsonl.gz.manifest.json").read_text())
+    assert body["sha256"] == hashlib.sha256(data).hexdigest() and body["records"] == 3
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
+@mock_aws
+def test_s3_transfer_uploads_data_then_manifest_and_returns_no_secret(src, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_UNIT", json.dumps({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="archive")
+    op = SRConnectToS3Operator(
+        task_id="to_s3", srconnect_conn_id="srconnect_unit", aws_conn_id="aws_unit", s3_bucket="archive", prefix="src"
+    )
+
+    xcom = op.execute(CONTEXT)
+
+    key = "src/invocations/dt=2026-11-01/20261101T000000Z_20261102T000000Z.jsonl.gz"
+    assert xcom["data_uri"] == f"s3://archive/{key}" and xcom["records"] == 3
+    data = s3.get_object(Bucket="archive", Key=key)["Body"].read()
+    assert xcom["sha256"] == hashlib.sha256(data).hexdigest()
+    head = s3.head_object(Bucket="archive", Key=key)
+    assert head["ContentType"] == "application/gzip"
+    body = json.loads(s3.get_object(Bucket="archive", Key=key.replace(".jsonl.gz", ".manifest.json"))["Body"].read())
+    assert body["sha256"] == xcom["sha256"]
+    assert API_KEY not in json.dumps(xcom)
+
+
+def test_bad_arguments_fail_when_the_dag_is_parsed():
+    with pytest.raises(SRConnectParamError, match="include_logs"):
+        SRConnectToS3Operator(task_id="t", s3_bucket="b", include_logs="failures")  # type: ignore[arg-type]
+    with pytest.raises(SRConnectParamError, match="on_expired"):
+        SRConnectToGCSOperator(task_id="t", gcs_bucket="b", on_expired="never")  # type: ignore[arg-type]
+    with pytest.raises(SRConnectParamError, match="log_type"):
+        SRConnectToS3Operator(task_id="t", s3_bucket="b", log_type="audit", execution_statuses=["FINISHED"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"s3_bucket": ""}, "s3_bucket"),
+        ({"s3_bucket": "b", "prefix": "../x"}, "prefix"),
+        ({"s3_bucket": "b", "window_end": "2999-01-01T00:00:00Z"}, "future"),
+    ],
+)
+def test_bad_rendered_values_fail_before_any_request(make_hook, requests_mock, kwargs, match):
+    make_hook()
+    op = SRConnectToS3Operator(task_id="t", srconnect_conn_id="srconnect_unit", **kwargs)
+
+    with pytest.raises(SRConnectParamError, match=match):
+        op.execute(CONTEXT)
+    assert requests_mock.call_count == 0
+
+
+def test_an_expired_window_is_skipped_when_asked(make_hook, requests_mock):
+    from airflow.providers.common.compat.sdk import AirflowSkipException
+
+    make_hook()
+    old = {
+        "data_interval_start": pendulum.datetime(2020, 1, 1, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2020, 1, 2, tz="UTC"),
+    }
+    op = SRConnectToS3Operator(task_id="t", srconnect_conn_id="srconnect_unit", s3_bucket="b", on_expired="skip")
+
+    with pytest.raises(AirflowSkipException):
+        op.execute(old)
+    assert requests_mock.call_count == 0
+
+
+def test_template_fields_cover_what_users_render():
+    assert set(SRConnectToS3Operator.template_fields) >= {
+        "srconnect_conn_id",
+        "team_id",
+        "window_start",
+        "window_end",
+        "prefix",
+        "s3_bucket",
+        "aws_conn_id",
+    }
+    assert set(SRConnectToGCSOperator.template_fields) >= {"gcs_bucket", "gcp_conn_id", "prefix"}
+    assert "path" in SRConnectFetchLogsOperator.template_fields
