@@ -52,10 +52,13 @@ PARAM_PAGE_SIZE: Final = "pageSize"  # CONFIRMED [RN26]: numeric, on both listin
 PARAM_ORDER_BY: Final = "orderBy"  # CONFIRMED [RN26]
 #: CONFIRMED [RN26]: the whitelist, case-sensitive.
 ORDER_BY_VALUES: Final = frozenset({"workspace", "environment", "duration", "consoleLogs", "httpLogs", "startTime"})
+#: The order the provider asks for: oldest first, so pages follow time and reruns give the same order.
+DEFAULT_ORDER_BY: Final = "startTime"
 PARAM_EXECUTION_STATUSES: Final = "executionStatuses"  # CONFIRMED [RN26]
 PARAM_TRIGGER_TYPES: Final = "triggerTypes"  # CONFIRMED [RN26]
 PARAM_ORDER_DIRECTION: Final = "orderDirection"  # ASSUMED
 ORDER_DIRECTIONS: Final = ("asc", "desc")  # ASSUMED
+DEFAULT_ORDER_DIRECTION: Final = "asc"
 PARAM_FROM: Final = "from"  # ASSUMED: inclusive lower bound on the record's time
 PARAM_TO: Final = "to"  # ASSUMED: exclusive upper bound on the record's time
 #: ASSUMED: a multi-value filter is sent as a repeated key (?a=X&a=Y), not a comma list.
@@ -206,11 +209,11 @@ ASSUMPTIONS: Final = (
     Assumption(
         "Record times",
         "`startTime` (invocations) and `date` (audit): ISO-8601, or epoch ms",
-        "runtime context uses epoch ms [LOCAL]",
+        "the script runtime context uses epoch ms (SRC docs: running scripts locally)",
     ),
     Assumption(
         "Sort direction",
-        "`orderDirection=asc|desc`; the provider asks `orderBy=startTime&orderDirection=asc`",
+        "`orderDirection=asc` or `desc`; the provider asks `orderBy=startTime&orderDirection=asc`",
         "`orderBy` is confirmed; direction is not documented",
     ),
     Assumption(
@@ -229,20 +232,24 @@ ASSUMPTIONS: Final = (
     Assumption(
         "Audit record",
         "`id`, `date`, `actor`, `action`, `ipAddress`, `relatedEntities`, `metadata`",
-        "UI columns are confirmed [AUD], JSON names are not",
+        "UI columns are documented (SRC docs: audit logs), JSON names are not",
     ),
-    Assumption("Execution statuses", ", ".join(EXECUTION_STATUSES), "UI labels confirmed [SIL], spellings not"),
-    Assumption("Trigger types", ", ".join(TRIGGER_TYPES), "confirmed for the script runtime [TEST], not for the API"),
+    Assumption(
+        "Execution statuses",
+        ", ".join(EXECUTION_STATUSES),
+        "UI labels are documented (SRC docs: script invocation logs), API spellings are not",
+    ),
+    Assumption("Trigger types", ", ".join(TRIGGER_TYPES), "documented for the script runtime, not for the API"),
     Assumption(
         "Download URL",
         '`{"url": "..."}`; a presigned URL that expires (403 when expired); '
         "2xx with no body or a null URL = no logs emitted",
-        "delivery by URL is confirmed [RN26]",
+        "delivery by URL is documented (SRC release notes, 21 Sep 2026)",
     ),
     Assumption(
         "Log files",
         'console: `{"logs": [line]}` with `largeMessageId` on oversized lines; HTTP: `{"logs": [entry]}`',
-        '"mostly wrapper" [CLIWF]; HTTP entry fields confirmed [HTTPL]',
+        'the SRC CLI calls the files "mostly wrapper"; HTTP entry fields are documented (SRC docs: HTTP logs)',
     ),
     Assumption("Throttling", "429 may carry `Retry-After` (seconds or HTTP date)", "429 confirmed; headers not"),
     Assumption("Error body", '`{"code": "...", "message": "..."}`', "the CLI prints a JSON error envelope"),

@@ -77,8 +77,11 @@ class ExportRequest:
             )
 
     def filters(self) -> dict[str, list[str]]:
-        """The filters as the manifest records them."""
-        chosen = {"executionStatuses": self.execution_statuses, "triggerTypes": self.trigger_types}
+        """The filters as the manifest records them: by their API names."""
+        chosen = {
+            contract.PARAM_EXECUTION_STATUSES: self.execution_statuses,
+            contract.PARAM_TRIGGER_TYPES: self.trigger_types,
+        }
         return {name: sorted(values) for name, values in chosen.items() if values}
 
 

@@ -166,8 +166,8 @@ class SRConnectHook(BaseHook):
         team_id: str | None = None,
         execution_statuses: str | Iterable[str] | None = None,
         trigger_types: str | Iterable[str] | None = None,
-        order_by: str = "startTime",
-        order_direction: str = "asc",
+        order_by: str = contract.DEFAULT_ORDER_BY,
+        order_direction: str = contract.DEFAULT_ORDER_DIRECTION,
         page_size: int = contract.PAGE_SIZE_DEFAULT,
     ) -> Iterator[Record]:
         """Yield the invocation logs of a team that started in ``[start, end)``, one page in memory.
@@ -216,8 +216,8 @@ class SRConnectHook(BaseHook):
         team_id: str | None = None,
         execution_statuses: str | Iterable[str] | None = None,
         trigger_types: str | Iterable[str] | None = None,
-        order_by: str = "startTime",
-        order_direction: str = "asc",
+        order_by: str = contract.DEFAULT_ORDER_BY,
+        order_direction: str = contract.DEFAULT_ORDER_DIRECTION,
         page_size: int = contract.PAGE_SIZE_DEFAULT,
     ) -> _api.PageWalk:
         """The page walk of an invocation listing; checks every parameter before any request."""

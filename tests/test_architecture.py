@@ -1,0 +1,106 @@
+"""The package's shape: one contract module, one-way imports, and a README that tells the truth."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_srconnect import contract
+
+PACKAGE = Path(contract.__file__).parent
+ROOT = PACKAGE.parent
+#: Wire names so common that other code may say them for other reasons (e.g. sandbox HTTP-log bodies).
+GENERIC = {
+    "id",
+    "url",
+    "items",
+    "date",
+    "logs",
+    "action",
+    "actor",
+    "metadata",
+    "from",
+    "to",
+    "asc",
+    "desc",
+    "script",
+    "message",
+    "workspace",
+    "environment",
+}
+
+
+def wire_names() -> set[str]:
+    names = {
+        value
+        for name, value in vars(contract).items()
+        if isinstance(value, str) and re.search(r"^PARAM_|_PATH$|_FIELD$|^DEFAULT_ORDER", name)
+    }
+    for holder in (contract.InvocationField, contract.AuditField):
+        names |= {v for k, v in vars(holder).items() if not k.startswith("_") and isinstance(v, str)}
+    return names - GENERIC
+
+
+def code_strings(path: Path) -> set[str]:
+    """String constants of a module, docstrings left out."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    }
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name != "contract.py")
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_wire_names_are_spelled_only_in_the_contract(path):
+    spelled = code_strings(path) & wire_names()
+    assert not spelled, f"{path.name} spells {sorted(spelled)}: use the constants of contract.py"
+
+
+def imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [
+        ("contract.py", r"^airflow(\.|$)|hooks|operators|transfers|destinations|export|sandbox"),
+        ("_api.py", r"^airflow\.|operators|transfers|destinations|export|sandbox"),
+        ("hooks/srconnect.py", r"operators|transfers|destinations|export|sandbox|amazon|google"),
+        ("export.py", r"operators|transfers|destinations|amazon|google|boto|sandbox"),
+        ("sandbox", r"hooks|operators|transfers|export|^airflow\."),
+    ],
+)
+def test_data_flows_one_way(layer, forbidden):
+    paths = [PACKAGE / layer] if layer.endswith(".py") else sorted((PACKAGE / layer).rglob("*.py"))
+    for path in paths:
+        bad = {name for name in imports(path) if re.search(forbidden, name)}
+        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+
+
+def test_the_readme_lists_every_assumption_of_the_contract():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- assumptions:start")[1].split("-->", 1)[1].split("<!-- assumptions:end -->")[0]
+    assert table.strip() == contract.assumptions_markdown(), (
+        "README's assumed-contract table is stale: paste `python -m airflow_provider_srconnect.contract` into it"
+    )
