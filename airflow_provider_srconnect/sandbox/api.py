@@ -1,0 +1,268 @@
+"""The sandbox's request handling, free of sockets: (method, target, Authorization) -> ``Reply``.
+
+API requests go through: latency, fault throttling (429), Basic auth (401), the per-user token
+bucket (429), an injected 5xx (500/503 with a JSON error body, 502/504 with an HTML one, like a
+gateway), the slow fault, then routing (405/404/403/400/200) and body faults on a 200.
+Downloads (``DOWNLOAD_PREFIX``) need no auth and are not rate-limited: they are presigned URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hmac
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.sandbox import logfiles
+from airflow_provider_srconnect.sandbox.listing import BadRequest, parse_listing, run_listing
+from airflow_provider_srconnect.sandbox.ratelimit import RateLimiter
+from airflow_provider_srconnect.sandbox.tokens import Signer
+from airflow_provider_srconnect.sandbox.window import Dataset
+
+if TYPE_CHECKING:
+    from airflow_provider_srconnect.sandbox.config import SandboxConfig, User
+    from airflow_provider_srconnect.sandbox.faults import BodyFault, Faults
+    from airflow_provider_srconnect.sandbox.stats import Stats
+
+DOWNLOAD_PREFIX = "/_download/"
+JSON = "application/json"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response; ``reset_after`` = send that many body bytes, then close the socket."""
+
+    status: int
+    body: bytes
+    content_type: str = JSON
+    headers: tuple[tuple[str, str], ...] = ()
+    reset_after: int | None = None
+
+
+class Refusal(Exception):
+    """An error response raised from deep inside routing."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.reply = error_reply(status, code, message)
+
+
+def json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    """A JSON response."""
+    return Reply(status, json.dumps(payload, separators=(",", ":")).encode(), JSON, headers)
+
+
+def error_reply(status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    """An API error: ``{"code": ..., ERROR_MESSAGE_FIELD: ...}``."""
+    return json_reply(status, {contract.ERROR_CODE_FIELD: code, contract.ERROR_MESSAGE_FIELD: message}, headers)
+
+
+def _throttled(retry_after: int) -> Reply:
+    return error_reply(
+        contract.STATUS_THROTTLED,
+        "TOO_MANY_REQUESTS",
+        "rate limit exceeded; retry later",
+        ((contract.RETRY_AFTER_HEADER, str(retry_after)),),
+    )
+
+
+def _server_error(status: int) -> Reply:
+    if status in (502, 504):
+        text = f"<html><body><h1>{status} Gateway Error</h1></body></html>"
+        return Reply(status, text.encode(), "text/html")
+    code = "SERVICE_UNAVAILABLE" if status == 503 else "INTERNAL_ERROR"
+    return error_reply(status, code, "injected server error")
+
+
+def _s3_error(status: int, code: str, message: str) -> Reply:
+    text = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Reply(status, text.encode(), "application/xml")
+
+
+def _apply(reply: Reply, fault: BodyFault | None) -> Reply:
+    if fault == "reset":
+        return Reply(reply.status, reply.body, reply.content_type, reply.headers, len(reply.body) // 2)
+    if fault == "truncate":
+        return Reply(reply.status, reply.body[: len(reply.body) // 2], reply.content_type, reply.headers)
+    if fault == "malformed":
+        return Reply(reply.status, b"<" + reply.body[1:], reply.content_type, reply.headers)
+    return reply
+
+
+@functools.lru_cache(maxsize=32)
+def _pattern(template: str) -> re.Pattern[str]:
+    """A path template such as ``/v1/team/{team_id}/x`` as a regex with one group per parameter."""
+    parts = re.split(r"\{\w+\}", template)
+    return re.compile("([^/]+)".join(re.escape(p) for p in parts))
+
+
+def _routes() -> tuple[tuple[str, str], ...]:
+    return (
+        ("invocations", contract.INVOCATION_LOGS_PATH),
+        ("audit", contract.AUDIT_LOGS_PATH),
+        ("console", contract.CONSOLE_LOGS_PATH),
+        ("http", contract.HTTP_LOGS_PATH),
+        ("large", contract.LARGE_LOG_MESSAGE_PATH),
+    )
+
+
+class SandboxApp:
+    """Everything the sandbox answers, for one config, fault set and stats."""
+
+    def __init__(self, config: SandboxConfig, faults: Faults, stats: Stats, base_url: str) -> None:
+        self.config = config
+        self.faults = faults
+        self.stats = stats
+        self.base_url = base_url
+        self.dataset = Dataset(config)
+        self.limiter = RateLimiter(config.rate_limit_per_second, config.burst)
+        self._cursors = Signer(config.seed, "cursor")
+        self._downloads = Signer(config.seed, "download")
+        self._users = {u.email: u for u in config.users}
+
+    def handle(self, method: str, target: str, authorization: str | None) -> Reply:
+        """Answer one request; never raises."""
+        path = urlsplit(target).path
+        try:
+            if path.startswith(DOWNLOAD_PREFIX):
+                self.stats.record_download()
+                return self._download(method, path[len(DOWNLOAD_PREFIX) :])
+            reply = self._api(method, target, authorization)
+        except Exception:  # a bug in the sandbox must still produce a response
+            log.exception("sandbox failed on %s %s", method, path)
+            reply = error_reply(500, "INTERNAL_ERROR", "sandbox error")
+        if not path.startswith(DOWNLOAD_PREFIX):
+            self.stats.record_status(reply.status)
+        return reply
+
+    def _authenticate(self, header: str | None) -> tuple[User | None, str]:
+        if not header:
+            return None, "missing Authorization header"
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() != contract.AUTH_SCHEME.lower():
+            return None, f"Authorization must use the {contract.AUTH_SCHEME} scheme"
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None, "malformed Basic credentials"
+        email, sep, key = decoded.partition(":")
+        user = self._users.get(email)
+        if not sep or user is None or not hmac.compare_digest(key.encode(), user.api_key.encode()):
+            return None, "invalid e-mail or API key"
+        if self.faults.is_revoked(email):
+            return None, "API key has been revoked"
+        return user, ""
+
+    def _api(self, method: str, target: str, authorization: str | None) -> Reply:
+        if self.config.latency_ms > 0:
+            time.sleep(self.config.latency_ms / 1000)
+        user, problem = self._authenticate(authorization)
+        self.stats.record_request(None if user is None else user.email)
+        retry_after = self.faults.throttle_retry_after()
+        if retry_after is not None:
+            return _throttled(retry_after)
+        if user is None:
+            return error_reply(401, "UNAUTHORIZED", problem)
+        retry_after = self.limiter.acquire(user.email)
+        if retry_after is not None:
+            return _throttled(retry_after)
+        status = self.faults.error_status()
+        if status is not None:
+            return _server_error(status)
+        self.faults.maybe_sleep()
+        if method != "GET":
+            return error_reply(405, "METHOD_NOT_ALLOWED", "only GET is supported", (("Allow", "GET"),))
+        try:
+            payload, listing = self._route(user, target)
+        except Refusal as refusal:
+            return refusal.reply
+        fault = self.faults.body_fault(json_body=True, listing=listing)
+        if fault == "missing":
+            payload.pop(contract.ITEMS_FIELD, None)
+        return _apply(json_reply(200, payload), fault)
+
+    def _route(self, user: User, target: str) -> tuple[dict[str, Any], bool]:
+        split = urlsplit(target)
+        for kind, template in _routes():
+            match = _pattern(template).fullmatch(split.path)
+            if match is None:
+                continue
+            args = [unquote(g) for g in match.groups()]
+            if kind in ("invocations", "audit"):
+                return self._listing(user, kind, args[0], split.query), True
+            return self._log_url(user, kind, args), False
+        raise Refusal(404, "NOT_FOUND", "Path not found")
+
+    def _listing(self, user: User, kind: str, team_id: str, query: str) -> dict[str, Any]:
+        if team_id not in user.teams:
+            raise Refusal(403, "FORBIDDEN", "no access to this team")
+        scope = f"{kind}:{team_id}"
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=200)
+            parsed = parse_listing(pairs, invocations=kind == "invocations", scope=scope, signer=self._cursors)
+        except (BadRequest, ValueError) as exc:
+            raise Refusal(400, "INVALID_PARAMETER", str(exc)) from None
+        return run_listing(self.dataset, team_id, parsed, self.dataset.moment(), scope, self._cursors)
+
+    def _log_url(self, user: User, kind: str, args: list[str]) -> dict[str, Any]:
+        not_stored = Refusal(
+            contract.STATUS_NOT_STORED,
+            "LOGS_NOT_STORED",
+            "no logs stored for this invocation (it may still be running)",
+        )
+        found = self.dataset.find_invocation(args[0])
+        if found is None:
+            raise not_stored
+        team_id, raw = found
+        if team_id not in user.teams:
+            raise Refusal(403, "FORBIDDEN", "no access to this invocation's team")
+        moment = self.dataset.moment()
+        if raw is None or not moment.serves(raw.start_ms) or moment.running(raw):
+            raise not_stored
+        if kind == "large":
+            if logfiles.large_message_id(raw) != args[1]:
+                raise not_stored
+            count = 1
+        else:
+            count = raw.console if kind == "console" else raw.http
+        if count == 0:
+            return {contract.DOWNLOAD_URL_FIELD: None}
+        expires = round(time.time() + self.config.download_ttl_seconds, 3)
+        token = self._downloads.dumps({"k": kind, "i": raw.id, "t": team_id, "e": expires})
+        return {contract.DOWNLOAD_URL_FIELD: f"{self.base_url}{DOWNLOAD_PREFIX}{token}"}
+
+    def _download(self, method: str, token: str) -> Reply:
+        if method != "GET":
+            return _s3_error(405, "MethodNotAllowed", "The specified method is not allowed")
+        payload = self._downloads.loads(unquote(token))
+        if payload is None:
+            return _s3_error(403, "SignatureDoesNotMatch", "The request signature does not match")
+        if time.time() > float(payload["e"]):
+            return _s3_error(403, "AccessDenied", "Request has expired")
+        status = self.faults.error_status()
+        if status is not None:
+            return _s3_error(status, "InternalError", "We encountered an internal error. Please try again.")
+        self.faults.maybe_sleep()
+        found = self.dataset.find_invocation(str(payload["i"]))
+        raw = None if found is None else found[1]
+        if found is None or raw is None:
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        team_id = found[0]
+        seed = self.config.seed
+        if payload["k"] == "large":
+            text = logfiles.large_message(seed, raw).encode()
+            reply = Reply(200, text, "text/plain; charset=utf-8")
+            return _apply(reply, self.faults.body_fault(json_body=False, listing=False))
+        content = (
+            logfiles.console_file(seed, team_id, raw) if payload["k"] == "console" else logfiles.http_file(seed, raw)
+        )
+        return _apply(json_reply(200, content), self.faults.body_fault(json_body=True, listing=False))
