@@ -120,10 +120,13 @@ EXECUTION_STATUSES: Final = (
 )
 STATUS_RUNNING: Final = "RUNNING"
 STATUS_FINISHED: Final = "FINISHED"
+STATUS_TIMED_OUT: Final = "TIMED_OUT"
+STATUS_DENIED: Final = "DENIED"
 #: The statuses whose logs ``include_logs="failed"`` archives (every ended, unsuccessful run).
 FAILED_STATUSES: Final = tuple(s for s in EXECUTION_STATUSES if s not in (STATUS_RUNNING, STATUS_FINISHED))
 #: Spellings CONFIRMED for the script runtime [TEST]; that the API uses the same is ASSUMED.
 TRIGGER_TYPES: Final = ("EXTERNAL", "MANUAL", "SCHEDULED", "MANUAL_EVENT_LISTENER", "CHAINED")
+TRIGGER_CHAINED: Final = "CHAINED"
 
 # --- Log downloads --------------------------------------------------------------------------------
 
@@ -143,6 +146,7 @@ STATUS_THROTTLED: Final = 429  # CONFIRMED [REST]
 RETRY_AFTER_HEADER: Final = "Retry-After"  # ASSUMED: not documented; honoured when present
 #: ASSUMED: an error body is ``{"code": "...", "message": "..."}`` (the CLI prints "a JSON error envelope").
 ERROR_MESSAGE_FIELD: Final = "message"
+ERROR_CODE_FIELD: Final = "code"
 
 # --- Time, limits and retention -------------------------------------------------------------------
 

@@ -12,8 +12,14 @@ from airflow_provider_srconnect.connection import EXTRA_FIELDS, conn_fields, par
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 
 
-def parse(host: str | None = None, login: str | None = "me@example.com", password: str | None = "secret-key-1",
-          schema: str | None = None, port: int | None = None, **extra: Any):
+def parse(
+    host: str | None = None,
+    login: str | None = "me@example.com",
+    password: str | None = "secret-key-1",
+    schema: str | None = None,
+    port: int | None = None,
+    **extra: Any,
+):
     return parse_settings(host=host, schema=schema, port=port, login=login, password=password, extra=extra)
 
 

@@ -141,12 +141,13 @@ class SRConnectHook(BaseHook):
         url = self.settings.base_url + path
         return self._retrying(lambda: _api.read_json(self._get(url, params), what))
 
-    def _download(self, path: str, what: str) -> str:
-        """Ask SRC for a log's download URL and fetch it; a refused URL is asked for again."""
+    def _download(self, path: str, what: str, read: Callable[[str], T]) -> T:
+        """Ask SRC for a log's download URL, fetch it and ``read`` it; all retried as one unit,
+        so a refused URL or a cut file is fetched again with a fresh URL."""
 
-        def once() -> str:
+        def once() -> T:
             link = _api.read_download_url(self._get(self.settings.base_url + path), what)
-            return "" if link is None else _api.read_download(self._get(link, api=False), what)
+            return read("" if link is None else _api.read_download(self._get(link, api=False), what))
 
         return self._retrying(once)
 
@@ -247,12 +248,12 @@ class SRConnectHook(BaseHook):
     def get_console_logs(self, invocation_id: str) -> list[Record]:
         """The console lines of an invocation (``SRConnectLogsNotStoredError`` while it runs)."""
         path, what = _log_path(contract.CONSOLE_LOGS_PATH, "console logs", invocation_id)
-        return _api.log_entries(self._download(path, what), contract.CONSOLE_LINES_FIELD, what)
+        return self._download(path, what, lambda text: _api.log_entries(text, contract.CONSOLE_LINES_FIELD, what))
 
     def get_http_logs(self, invocation_id: str) -> list[Record]:
         """The HTTP-call log entries of an invocation."""
         path, what = _log_path(contract.HTTP_LOGS_PATH, "HTTP logs", invocation_id)
-        return _api.log_entries(self._download(path, what), contract.HTTP_ENTRIES_FIELD, what)
+        return self._download(path, what, lambda text: _api.log_entries(text, contract.HTTP_ENTRIES_FIELD, what))
 
     def get_large_log_message(self, invocation_id: str, message_id: str) -> str:
         """The full text of a console line too large to store inline."""
@@ -262,7 +263,7 @@ class SRConnectHook(BaseHook):
             invocation_id,
             message_id=quote(validate_id("message_id", message_id), safe=""),
         )
-        return self._download(path, what)
+        return self._download(path, what, str)
 
     # --- Airflow integration ------------------------------------------------------------------
 

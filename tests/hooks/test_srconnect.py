@@ -381,3 +381,11 @@ def test_the_key_never_reaches_logs_errors_or_repr(make_hook, requests_mock, sle
     seen = logged + str(err.value) + repr(err.value) + repr(hook.settings)
     assert API_KEY not in seen and token not in seen
     assert requests_mock.last_request.headers["Authorization"] == f"Basic {token}"
+
+
+def test_a_cut_log_file_is_fetched_again_with_a_fresh_url(make_hook, requests_mock, sleeps):
+    requests_mock.get(CONSOLE_URL, [{"json": {"url": DOWNLOAD}}, {"json": {"url": DOWNLOAD + "&2"}}])
+    requests_mock.get(DOWNLOAD, text='{"logs": [{"mess')
+    requests_mock.get(DOWNLOAD + "&2", json={contract.CONSOLE_LINES_FIELD: [{"message": "whole"}]})
+
+    assert make_hook().get_console_logs("inv-1") == [{"message": "whole"}]

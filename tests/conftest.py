@@ -1,0 +1,59 @@
+"""Test environment: an isolated Airflow home, set up before anything imports Airflow.
+
+Airflow reads its configuration when first imported, so the environment below is set when pytest
+loads this file, before any test module is collected. Subprocesses (``airflow`` CLI, servers) inherit it.
+Unit tests need no database; a test that does asks for the ``airflow_db`` fixture.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = tempfile.mkdtemp(prefix="srconnect-airflow-home-")
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
+
+for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
+    del os.environ[_name]  # only connections a test defines itself
+for _name in ("AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+    os.environ.pop(_name, None)  # never reach for a developer's real cloud credentials
+os.environ.update(
+    AIRFLOW_HOME=AIRFLOW_HOME,
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__UNIT_TEST_MODE="True",
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME}/airflow.db",
+    AIRFLOW__CORE__DAGS_FOLDER=str(REPO_ROOT / "example_dags"),
+    # Unit-test mode otherwise draws a new Fernet key in every process, so an `airflow` subprocess
+    # could not read connections that this process (or another subprocess) stored.
+    AIRFLOW__CORE__FERNET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    AWS_EC2_METADATA_DISABLED="true",
+    NO_GCE_CHECK="True",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now (a server started next will likely get it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[str]:
+    """A freshly reset Airflow metadata DB (SQLite in the temp home); yields its URL. About 1 s, once."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
