@@ -13,7 +13,7 @@ import email.utils
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.exceptions import (
@@ -29,6 +29,9 @@ from airflow_provider_srconnect.exceptions import (
     SRConnectServerError,
     SRConnectTransportError,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_srconnect._paging import Pagination
 
 Params = list[tuple[str, str]]
 #: A guard against a server that never stops paginating: 10 million records at the largest page.
@@ -260,13 +263,13 @@ class PageWalk:
     time_field: str
     start: dt.datetime
     end: dt.datetime
-    pagination: Any = None
+    pagination: Pagination | None = None
 
     def __post_init__(self) -> None:
-        self.pagination = self.pagination or contract.PAGINATION
+        self._scheme: Pagination = self.pagination or contract.PAGINATION
         self.pages = 0
         self.records = 0
-        self._current: dict[str, str] | None = self.pagination.first_params()
+        self._current: dict[str, str] | None = self._scheme.first_params()
         self._seen: set[tuple[tuple[str, str], ...]] = set()
 
     def next_params(self) -> Params | None:
@@ -291,7 +294,7 @@ class PageWalk:
             )
         kept = [item for item in items if self._in_window(item)]
         assert self._current is not None
-        self._current = self.pagination.next_params(self._current, body, len(items), self.page_size)
+        self._current = self._scheme.next_params(self._current, body, len(items), self.page_size)
         self.pages += 1
         self.records += len(kept)
         return kept

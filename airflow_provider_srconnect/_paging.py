@@ -14,7 +14,10 @@ from typing import Any, Protocol
 class Pagination(Protocol):
     """How a listing asks for its next page."""
 
-    request_param: str
+    @property
+    def request_param(self) -> str:
+        """The query parameter that names a page."""
+        ...
 
     def first_params(self) -> dict[str, str]:
         """Query parameters of the first page."""
