@@ -8,9 +8,10 @@ they differ only in how bytes move.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -329,8 +330,12 @@ class SRConnectAsyncHook(SRConnectHook):
         import httpx
 
         settings = await self.asettings()
-        if not await self._limiter.try_acquire_async(settings.budget_key, timeout=settings.max_retry_wait):
-            raise SRConnectRateLimitError("the client-side rate budget stayed exhausted")
+        # asyncio.timeout, not the limiter's own timeout: with the latter, a cancelled trigger can hang.
+        try:
+            async with asyncio.timeout(settings.max_retry_wait):
+                await self._limiter.try_acquire_async(settings.budget_key)
+        except TimeoutError:
+            raise SRConnectRateLimitError("the client-side rate budget stayed exhausted") from None
         headers = {"Accept": "application/json", "Authorization": settings.authorization}
         try:
             response = await client.get(url, params=list(params), headers=headers, timeout=settings.timeout)
@@ -343,7 +348,9 @@ class SRConnectAsyncHook(SRConnectHook):
         policy = retry_kwargs(settings.max_retries, settings.max_retry_wait, self.log)
         return await AsyncRetrying(**policy)(fn)
 
-    async def aiter_invocation_logs(self, start: dt.datetime, end: dt.datetime, **query: Any) -> AsyncIterator[Record]:
+    async def aiter_invocation_logs(
+        self, start: dt.datetime, end: dt.datetime, **query: Any
+    ) -> AsyncGenerator[Record, None]:
         """Async twin of ``iter_invocation_logs`` (same parameters)."""
         import httpx
 

@@ -331,3 +331,20 @@ def test_the_cli_sandbox_serves_a_busy_day_with_flat_client_memory():
 
     assert day_n > 5 * short_n > 5000
     assert day_peak < 1.5 * short_peak + 256 * 1024, "client memory grows with the window"
+
+
+def test_a_cancelled_async_walk_stops_while_waiting_for_budget(src):
+    _, hook = src(hook_class=SRConnectAsyncHook, hook_extra={"rate_limit_per_second": 1, "burst": 1})
+
+    async def scenario() -> None:
+        async def walk() -> list[str]:
+            return [r[IDS] async for r in hook.aiter_invocation_logs(DAY_START, DAY_END, page_size=10)]
+
+        task = asyncio.create_task(walk())
+        await asyncio.sleep(1.5)  # a few pages in, the walk now waits on the 1/s budget
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+
+    for _ in range(3):
+        asyncio.run(asyncio.wait_for(scenario(), timeout=20))
