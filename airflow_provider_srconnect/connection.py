@@ -265,10 +265,9 @@ def conn_fields() -> dict[str, dict[str, Any]]:
             schema["enum"] = [*spec.choices, None]
         if spec.default is not None:
             schema["default"] = spec.default
-        entry: dict[str, Any] = {"label": spec.label, "description": spec.description, "schema": schema}
         if spec.sensitive:
-            entry["sensitive"] = True
-        fields[spec.name] = entry
+            schema["format"] = "password"  # how Airflow 3 marks a field secret
+        fields[spec.name] = {"label": spec.label, "description": spec.description, "schema": schema}
     return fields
 
 

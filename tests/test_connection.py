@@ -93,4 +93,4 @@ def test_conn_fields_describe_every_extra_with_its_default():
     assert list(fields) == [f.name for f in EXTRA_FIELDS]
     assert fields["region"]["schema"]["enum"] == ["eu", "us", None]
     assert fields["rate_limit_per_second"]["schema"] == {"type": ["number", "null"], "default": 5}
-    assert fields["authorization"]["sensitive"] is True
+    assert fields["authorization"]["schema"]["format"] == "password"

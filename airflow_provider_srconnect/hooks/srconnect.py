@@ -286,20 +286,19 @@ class SRConnectHook(BaseHook):
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form on Airflow 2.11."""
         from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from wtforms import FloatField, IntegerField, PasswordField, StringField
+        from wtforms import IntegerField, PasswordField, StringField
         from wtforms.validators import Optional
 
-        kinds = {"str": StringField, "int": IntegerField, "float": FloatField}
+        # Airflow 2.11 takes only some field classes (not FloatField): numbers other than whole ones go as
+        # text, which parse_settings turns into numbers and checks.
         widgets: dict[str, Any] = {}
         for spec in EXTRA_FIELDS:
-            field_class = PasswordField if spec.sensitive else kinds[spec.kind]
-            widget = BS3PasswordFieldWidget() if spec.sensitive else BS3TextFieldWidget()
-            widgets[spec.name] = field_class(
-                spec.label,
-                widget=widget,
-                validators=[Optional()],
-                description=spec.description,
-                default=spec.default,
+            if spec.sensitive:
+                field, widget = PasswordField, BS3PasswordFieldWidget()
+            else:
+                field, widget = (IntegerField if spec.kind == "int" else StringField), BS3TextFieldWidget()
+            widgets[spec.name] = field(
+                spec.label, widget=widget, validators=[Optional()], description=spec.description, default=spec.default
             )
         return widgets
 
