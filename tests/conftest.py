@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -57,3 +59,23 @@ def airflow_db() -> Iterator[str]:
 
     db.resetdb()
     yield os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+class _Raised:
+    """What ``fails_task_with`` yields: ``value`` is the typed error once the block has run."""
+
+    value: BaseException | None = None
+
+
+@contextlib.contextmanager
+def fails_task_with(error_type: type[BaseException], match: str | None = None) -> Iterator[_Raised]:
+    """Expect the task to fail at once (``AirflowFailException``, no retries) with ``error_type`` as the cause."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    raised = _Raised()
+    with pytest.raises(AirflowFailException) as info:
+        yield raised
+    raised.value = info.value.__cause__
+    assert isinstance(raised.value, error_type), f"the cause is {raised.value!r}, not a {error_type.__name__}"
+    if match:
+        assert re.search(match, str(raised.value)), f"{match!r} not in {raised.value}"

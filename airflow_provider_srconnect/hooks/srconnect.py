@@ -45,6 +45,8 @@ T = TypeVar("T")
 Record = dict[str, Any]
 #: Threads that may share one hook's connection pool (the export fetches logs concurrently).
 POOL_SIZE = 16
+#: How often the async hook looks at the budget again while it is spent.
+BUDGET_POLL_SECONDS = 0.05
 
 
 class SRConnectHook(BaseHook):
@@ -329,18 +331,26 @@ class SRConnectAsyncHook(SRConnectHook):
         import httpx
 
         settings = await self.asettings()
-        # asyncio.timeout, not the limiter's own timeout: with the latter, a cancelled trigger can hang.
-        try:
-            async with asyncio.timeout(settings.max_retry_wait):
-                await self._limiter.try_acquire_async(settings.budget_key)
-        except TimeoutError:
-            raise SRConnectRateLimitError("the client-side rate budget stayed exhausted") from None
+        await self._await_budget(settings)
         headers = {"Accept": "application/json", "Authorization": settings.authorization}
         try:
             response = await client.get(url, params=list(params), headers=headers, timeout=settings.timeout)
             return _api.Reply(response.status_code, response.headers, response.text)
         except httpx.HTTPError as exc:
             raise SRConnectTransportError(f"GET {url} failed: {type(exc).__name__}") from exc
+
+    async def _await_budget(self, settings: ConnectionSettings) -> None:
+        """Take one request from the budget without blocking the event loop.
+
+        Non-blocking takes and ``asyncio.sleep`` between them: the limiter's own async path can hold its
+        lock across an ``await``, and a trigger cancelled there could leave the loop stuck.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.max_retry_wait
+        while not self._limiter.try_acquire(settings.budget_key, blocking=False):
+            if loop.time() >= deadline:
+                raise SRConnectRateLimitError("the client-side rate budget stayed exhausted")
+            await asyncio.sleep(BUDGET_POLL_SECONDS)
 
     async def _aretrying(self, fn: Callable[[], Awaitable[T]]) -> T:
         settings = await self.asettings()

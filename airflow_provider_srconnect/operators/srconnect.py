@@ -16,8 +16,10 @@ import pendulum
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseOperator
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect._task import permanent_errors_fail_the_task
 from airflow_provider_srconnect.destinations.local import LocalDestination
 from airflow_provider_srconnect.export import (
+    DATA_SUFFIX,
     MANIFEST_SUFFIX,
     ArchiveKeys,
     ExportRequest,
@@ -119,6 +121,10 @@ class SRConnectExportOperator(BaseOperator):
         return archive_keys(self.prefix, self.log_type, window)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        with permanent_errors_fail_the_task():
+            return self._export(context)
+
+    def _export(self, context: Any) -> dict[str, Any]:
         window = resolve_window(context, self.window_start, self.window_end, on_expired=self.on_expired)
         if window is None:
             raise AirflowSkipException("the window is older than SRC's retention and on_expired='skip'")
@@ -156,7 +162,8 @@ class SRConnectFetchLogsOperator(SRConnectExportOperator):
 
     For handing on to an existing transfer such as ``LocalFilesystemToS3Operator``.
 
-    :param path: the file to write; its manifest goes to ``path + ".manifest.json"``. (templated)
+    :param path: the file to write; its manifest goes beside it, ``.jsonl.gz`` replaced by ``.manifest.json``.
+        (templated)
     """
 
     template_fields: Sequence[str] = (*SRConnectExportOperator.template_fields, "path")
@@ -169,7 +176,7 @@ class SRConnectFetchLogsOperator(SRConnectExportOperator):
         return LocalDestination(".")
 
     def keys(self, window: LogWindow) -> ArchiveKeys:
-        return ArchiveKeys(self.path, self.path + MANIFEST_SUFFIX)
+        return ArchiveKeys(self.path, self.path.removesuffix(DATA_SUFFIX) + MANIFEST_SUFFIX)
 
     def execute(self, context: Any) -> str:  # type: ignore[override]
         return str(super().execute(context)["data_uri"])

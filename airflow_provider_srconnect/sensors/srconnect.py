@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
 
 from airflow_provider_srconnect import contract, exceptions
+from airflow_provider_srconnect._task import permanent_errors_fail_the_task
 from airflow_provider_srconnect.connection import validate_id
 from airflow_provider_srconnect.exceptions import SRConnectError, SRConnectParamError
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
@@ -107,7 +108,8 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         """True once no invocation that started in the window can still be running."""
-        return self._check(context)[1]
+        with permanent_errors_fail_the_task():
+            return self._check(context)[1]
 
     # --- Deferrable mode --------------------------------------------------------------------------
 
@@ -115,7 +117,8 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
         """Poke mode: the usual sensor loop. Deferrable: check once here, then wait in the triggerer."""
         if not self.deferrable:
             return super().execute(context)
-        window, settled = self._check(context)
+        with permanent_errors_fail_the_task():
+            window, settled = self._check(context)
         if settled or window is None:
             return None
         self.defer(
@@ -136,9 +139,10 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
             window = event.get("window") or {}
             self.log.info("SRC window [%s, %s) is settled", window.get("start"), window.get("end"))
             return
-        if event and event.get("status") == EVENT_ERROR:
-            raise error_from_event(event)
-        raise SRConnectError(f"the SRC settlement trigger sent an unexpected event: {event!r}")
+        with permanent_errors_fail_the_task():
+            if event and event.get("status") == EVENT_ERROR:
+                raise error_from_event(event)
+            raise SRConnectError(f"the SRC settlement trigger sent an unexpected event: {event!r}")
 
 
 def error_from_event(event: dict[str, Any]) -> SRConnectError:

@@ -17,6 +17,7 @@ from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.operators.srconnect import SRConnectFetchLogsOperator
 from airflow_provider_srconnect.transfers.srconnect_to_gcs import SRConnectToGCSOperator
 from airflow_provider_srconnect.transfers.srconnect_to_s3 import SRConnectToS3Operator
+from tests.conftest import fails_task_with
 from tests.hooks.conftest import API_KEY
 
 START = pendulum.datetime(2026, 11, 1, tz="UTC")
@@ -50,7 +51,7 @@ def test_fetch_logs_writes_the_file_and_manifest_and_returns_the_path(src, tmp_p
     assert op.execute(CONTEXT) == str(target)
     data = target.read_bytes()
     assert [json.loads(x)["invocationId"] for x in gzip.decompress(data).splitlines()] == ["inv-0", "inv-1", "inv-2"]
-    body = json.loads((tmp_path / "out" / "src.jsonl.gz.manifest.json").read_text())
+    body = json.loads((tmp_path / "out" / "src.manifest.json").read_text())
     assert body["sha256"] == hashlib.sha256(data).hexdigest() and body["records"] == 3
     assert not list((tmp_path / "out").glob("*.part"))
 
@@ -98,7 +99,7 @@ def test_bad_rendered_values_fail_before_any_request(make_hook, requests_mock, k
     make_hook()
     op = SRConnectToS3Operator(task_id="t", srconnect_conn_id="srconnect_unit", **kwargs)
 
-    with pytest.raises(SRConnectParamError, match=match):
+    with fails_task_with(SRConnectParamError, match=match):
         op.execute(CONTEXT)
     assert requests_mock.call_count == 0
 

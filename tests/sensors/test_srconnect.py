@@ -21,6 +21,7 @@ from airflow_provider_srconnect.exceptions import (
 from airflow_provider_srconnect.sensors.srconnect import SRConnectWindowSettledSensor, error_from_event
 from airflow_provider_srconnect.triggers.srconnect import SRConnectWindowSettledTrigger, settlement
 from airflow_provider_srconnect.windows import LogWindow
+from tests.conftest import fails_task_with
 from tests.sensors.conftest import API_KEY
 
 START = pendulum.datetime(2026, 11, 27, 10, tz="UTC")
@@ -171,7 +172,7 @@ def test_bad_input_raises_the_param_error_before_any_request(
     clock.set(END + dt.timedelta(minutes=5))
     sensor = make_sensor(src_conn(), deferrable=deferrable, **overrides)
 
-    with pytest.raises(SRConnectParamError) as raised:
+    with fails_task_with(SRConnectParamError) as raised:
         sensor.execute({}) if deferrable else sensor.poke({})
     assert raised.value.param == param
     assert requests_mock.call_count == 0
@@ -182,7 +183,7 @@ def test_a_connection_without_a_team_fails_before_any_request_or_deferral(src_co
     clock.set(START)  # even while the window is open: the question could never be asked
     sensor = make_sensor(src_conn(team_id=None), deferrable=deferrable)
 
-    with pytest.raises(SRConnectParamError, match="team_id"):
+    with fails_task_with(SRConnectParamError, match="team_id"):
         sensor.execute({}) if deferrable else sensor.poke({})
     assert requests_mock.call_count == 0
 
@@ -191,7 +192,7 @@ def test_api_errors_are_typed_and_carry_no_credential(src_conn, clock, requests_
     clock.set(END + dt.timedelta(minutes=5))
     requests_mock.get(LIST_URL, status_code=401, json={"message": "bad key"})
 
-    with pytest.raises(SRConnectAuthError) as raised:
+    with fails_task_with(SRConnectAuthError) as raised:
         make_sensor(src_conn()).poke({})
     assert API_KEY not in str(raised.value)
 
@@ -266,14 +267,19 @@ def test_execute_complete_succeeds_on_a_settled_event(src_conn):
 def test_execute_complete_raises_the_typed_error_of_an_error_event(src_conn, error_type, expected):
     event = {"status": "error", "message": "SRC answered 401 to the listing", "error_type": error_type}
 
-    with pytest.raises(SRConnectError, match="SRC answered 401") as raised:
+    if expected.retryable:  # left for Airflow's retries
+        with pytest.raises(SRConnectError, match="SRC answered 401") as retried:
+            make_sensor(src_conn()).execute_complete({}, event)
+        assert type(retried.value) is expected
+        return
+    with fails_task_with(SRConnectError, match="SRC answered 401") as raised:
         make_sensor(src_conn()).execute_complete({}, event)
     assert type(raised.value) is expected
 
 
 @pytest.mark.parametrize("event", [None, {}, {"status": "success"}])
 def test_execute_complete_rejects_an_unknown_event(src_conn, event):
-    with pytest.raises(SRConnectError, match="unexpected event"):
+    with fails_task_with(SRConnectError, match="unexpected event"):
         make_sensor(src_conn()).execute_complete({}, event)
 
 

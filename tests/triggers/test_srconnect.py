@@ -20,6 +20,7 @@ from airflow_provider_srconnect.sensors.srconnect import SRConnectWindowSettledS
 from airflow_provider_srconnect.triggers import srconnect as trigger_module
 from airflow_provider_srconnect.triggers.srconnect import SRConnectWindowSettledTrigger
 from airflow_provider_srconnect.windows import LogWindow
+from tests.conftest import fails_task_with
 from tests.sensors.conftest import Clock
 from tests.triggers.conftest import NOW, Windows
 
@@ -201,13 +202,13 @@ def test_a_wrong_api_key_is_the_same_typed_error_in_both_modes(sandbox, src_conn
     conn_id = src_conn(sandbox.url, login=DEFAULT_EMAIL, password=wrong_key, team_id=DEFAULT_TEAM)
     sensor = make_sensor(conn_id, windows.quiet)
 
-    with pytest.raises(SRConnectAuthError) as raised:
+    with fails_task_with(SRConnectAuthError) as raised:
         sensor.poke({})
     (event,) = all_events(make_trigger(conn_id, windows.quiet))
 
     assert event.payload["status"] == "error" and event.payload["error_type"] == "SRConnectAuthError"
     assert wrong_key not in event.payload["message"] and wrong_key not in str(raised.value)
-    with pytest.raises(SRConnectAuthError, match="401"):
+    with fails_task_with(SRConnectAuthError, match="401"):
         sensor.execute_complete({}, event.payload)
 
 
