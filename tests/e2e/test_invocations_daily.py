@@ -1,0 +1,104 @@
+"""``srconnect_invocations_daily`` in real Airflow: sandbox → settled sensor → S3 (moto), or a local folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.export import archive_keys
+from airflow_provider_srconnect.sandbox import DEFAULT_TEAM
+from airflow_provider_srconnect.windows import LogWindow
+from tests.e2e.archive import Run, assert_archive, assert_logs_only_on_failed, days_ago, decode, run_dag
+from tests.e2e.conftest import E2E, S3_BUCKET
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "srconnect_invocations_daily"
+PREFIX = "e2e-daily"
+TASKS = {"wait_for_window_to_settle", "archive_invocations"}
+
+
+@dataclass(frozen=True)
+class Archived:
+    """One run of the DAG and what it left in S3."""
+
+    run: Run
+    data_key: str
+    manifest_key: str
+    data: bytes
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefix(e2e: E2E) -> Iterator[str]:
+    """This module's archive prefix, through the Variable the DAG reads."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", PREFIX)
+        yield PREFIX
+
+
+def run_to_s3(e2e: E2E) -> Archived:
+    run = run_dag(DAG_ID, days_ago(2))
+    assert run.states == dict.fromkeys(TASKS, "success")
+    keys = archive_keys(PREFIX, "invocations", LogWindow(run.start, run.end))
+    listed = e2e.s3.list_objects_v2(Bucket=S3_BUCKET, Prefix=f"{PREFIX}/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted([keys.data, keys.manifest])
+    data = e2e.s3.get_object(Bucket=S3_BUCKET, Key=keys.data)["Body"].read()
+    manifest = json.loads(e2e.s3.get_object(Bucket=S3_BUCKET, Key=keys.manifest)["Body"].read())
+    return Archived(run, keys.data, keys.manifest, data, manifest)
+
+
+@pytest.fixture(scope="module")
+def first(e2e: E2E) -> Archived:
+    """The DAG run once for the day before yesterday."""
+    return run_to_s3(e2e)
+
+
+def test_archives_one_utc_day_under_the_documented_keys(first: Archived) -> None:
+    assert first.run.end - first.run.start == dt.timedelta(days=1)
+    day = first.run.start.format("YYYY-MM-DD")
+    label = f"{first.run.start.format('YYYYMMDD')}T000000Z_{first.run.end.format('YYYYMMDD')}T000000Z"
+    assert first.data_key == f"{PREFIX}/invocations/dt={day}/{label}.jsonl.gz"
+    assert first.manifest_key == f"{PREFIX}/invocations/dt={day}/{label}.manifest.json"
+    assert first.manifest["dataObject"] == f"s3://{S3_BUCKET}/{first.data_key}"
+
+
+def test_archive_holds_exactly_the_windows_invocations(first: Archived, e2e: E2E) -> None:
+    truth = e2e.sandbox.ground_truth.invocations(DEFAULT_TEAM, first.run.start, first.run.end)
+    assert_archive(first.data, first.manifest, truth, first.run, contract.InvocationField.ID)
+
+
+def test_logs_are_attached_to_failed_invocations_only(first: Archived) -> None:
+    assert first.manifest["includeLogs"] == "failed"
+    assert_logs_only_on_failed(decode(first.data))
+
+
+def test_rerun_of_the_window_rewrites_the_same_bytes(first: Archived, e2e: E2E) -> None:
+    again = run_to_s3(e2e)
+    assert (again.data_key, again.manifest_key) == (first.data_key, first.manifest_key)
+    assert again.data == first.data
+    assert again.manifest["sha256"] == first.manifest["sha256"]
+
+
+def test_local_mode_writes_the_same_archive_to_a_folder(first: Archived, e2e: E2E) -> None:
+    archive_dir = e2e.local_dir / "daily-archive"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SRCONNECT_ARCHIVE_DIR", str(archive_dir))
+        run = run_dag(DAG_ID, days_ago(2))
+    assert run.states == dict.fromkeys(TASKS, "success")
+    # The S3 key layout under the folder, manifest included.
+    files = sorted(p.relative_to(archive_dir).as_posix() for p in archive_dir.rglob("*") if p.is_file())
+    assert files == sorted([first.data_key, first.manifest_key])
+    data = Path(archive_dir, first.data_key).read_bytes()
+    manifest = json.loads(Path(archive_dir, first.manifest_key).read_text())
+    assert data == first.data  # the same window gives the same bytes, whatever the destination
+    assert manifest["dataObject"] == str(archive_dir / first.data_key)
+    truth = e2e.sandbox.ground_truth.invocations(DEFAULT_TEAM, run.start, run.end)
+    assert_archive(data, manifest, truth, run, contract.InvocationField.ID)
