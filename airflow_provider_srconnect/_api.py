@@ -97,11 +97,11 @@ def invocation_query(
     start: dt.datetime,
     end: dt.datetime,
     *,
-    execution_statuses: str | Iterable[str] | None,
-    trigger_types: str | Iterable[str] | None,
-    order_by: str,
-    order_direction: str,
-    page_size: int,
+    execution_statuses: str | Iterable[str] | None = None,
+    trigger_types: str | Iterable[str] | None = None,
+    order_by: str = contract.DEFAULT_ORDER_BY,
+    order_direction: str = contract.DEFAULT_ORDER_DIRECTION,
+    page_size: int = contract.PAGE_SIZE_DEFAULT,
 ) -> Params:
     """Query parameters of an invocation-log listing; raises ``SRConnectParamError`` on bad input."""
     params = window_params(start, end) + page_size_param(page_size)

@@ -213,35 +213,16 @@ class SRConnectHook(BaseHook):
         return self._walk(walk, self._team_path(contract.AUDIT_LOGS_PATH, team))
 
     def invocation_walk(
-        self,
-        start: dt.datetime,
-        end: dt.datetime,
-        *,
-        team_id: str | None = None,
-        execution_statuses: str | Iterable[str] | None = None,
-        trigger_types: str | Iterable[str] | None = None,
-        order_by: str = contract.DEFAULT_ORDER_BY,
-        order_direction: str = contract.DEFAULT_ORDER_DIRECTION,
-        page_size: int = contract.PAGE_SIZE_DEFAULT,
+        self, start: dt.datetime, end: dt.datetime, *, team_id: str | None = None, **query: Any
     ) -> _api.PageWalk:
-        """The page walk of an invocation listing; checks every parameter before any request."""
-        params = _api.invocation_query(
-            start,
-            end,
-            execution_statuses=execution_statuses,
-            trigger_types=trigger_types,
-            order_by=order_by,
-            order_direction=order_direction,
-            page_size=page_size,
-        )
-        return _api.PageWalk(
-            f"SRC invocation logs of team {self.team(team_id)}",
-            params,
-            page_size,
-            contract.InvocationField.START_TIME,
-            start,
-            end,
-        )
+        """The page walk of an invocation listing (``query``: the filters of ``iter_invocation_logs``).
+
+        Checks every parameter before any request.
+        """
+        params = _api.invocation_query(start, end, **query)
+        page_size = query.get("page_size", contract.PAGE_SIZE_DEFAULT)
+        what = f"SRC invocation logs of team {self.team(team_id)}"
+        return _api.PageWalk(what, params, page_size, contract.InvocationField.START_TIME, start, end)
 
     def _team_path(self, template: str, team_id: str | None) -> str:
         return template.format(team_id=quote(self.team(team_id), safe=""))

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+import pytest
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.export import CONSOLE_LINES_KEY, HTTP_ENTRIES_KEY, LOGS_NOT_STORED_KEY
 from tests.e2e.conftest import EXAMPLE_DAGS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from airflow.models.dagrun import DagRun
 
@@ -70,6 +71,29 @@ def run_dag(dag_id: str, logical_date: dt.datetime, customize: Callable[[Any], N
     end = pendulum.instance(dag_run.data_interval_end).in_timezone("UTC")
     assert start < end, "an empty data interval: the DAG's schedule is not a data-interval timetable"
     return Run(dag_run, start, end, states)
+
+
+@dataclass(frozen=True)
+class Archived:
+    """One run of a DAG and what it left in the bucket or folder."""
+
+    run: Run
+    data_key: str
+    manifest_key: str
+    data: bytes
+    manifest: Record
+
+
+def archive_prefix(prefix: str) -> Any:
+    """A module-scoped autouse fixture ``prefix``: the module's archive prefix, set as the DAGs' Variable."""
+
+    @pytest.fixture(scope="module", autouse=True, name="prefix")
+    def fixture(e2e: Any) -> Iterator[str]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", prefix)
+            yield prefix
+
+    return fixture
 
 
 def decode(data: bytes) -> list[Record]:

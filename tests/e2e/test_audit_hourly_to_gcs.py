@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -14,7 +11,7 @@ from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.export import archive_keys
 from airflow_provider_srconnect.sandbox import DEFAULT_TEAM
 from airflow_provider_srconnect.windows import LogWindow
-from tests.e2e.archive import Run, assert_archive, days_ago, run_dag
+from tests.e2e.archive import Archived, archive_prefix, assert_archive, days_ago, run_dag
 from tests.e2e.conftest import E2E, GCS_BUCKET
 
 pytestmark = pytest.mark.e2e
@@ -23,23 +20,7 @@ DAG_ID = "srconnect_audit_hourly_to_gcs"
 PREFIX = "e2e-audit"
 
 
-@dataclass(frozen=True)
-class Archived:
-    """One run of the DAG and what it left in the bucket."""
-
-    run: Run
-    data_key: str
-    manifest_key: str
-    data: bytes
-    manifest: dict[str, Any]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefix(e2e: E2E) -> Iterator[str]:
-    """This module's archive prefix, through the Variable the DAG reads."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", PREFIX)
-        yield PREFIX
+prefix = archive_prefix(PREFIX)
 
 
 def run_to_gcs(e2e: E2E) -> Archived:

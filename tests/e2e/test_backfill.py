@@ -7,7 +7,6 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.export import archive_keys
 from airflow_provider_srconnect.sandbox import DEFAULT_TEAM
 from airflow_provider_srconnect.windows import LogWindow
-from tests.e2e.archive import Run, assert_archive, assert_logs_only_on_failed, days_ago, decode, run_dag
+from tests.e2e.archive import Run, archive_prefix, assert_archive, assert_logs_only_on_failed, days_ago, decode, run_dag
 from tests.e2e.conftest import E2E, EXAMPLE_DAGS, S3_BUCKET
 
 pytestmark = pytest.mark.e2e
@@ -28,12 +27,7 @@ PREFIX = "e2e-backfill"
 ARCHIVES = ("archive_invocations", "archive_audit")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefix(e2e: E2E) -> Iterator[str]:
-    """This module's archive prefix, through the Variable the DAG reads."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", PREFIX)
-        yield PREFIX
+prefix = archive_prefix(PREFIX)
 
 
 def read(e2e: E2E, key: str) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.sandbox import DEFAULT_TEAM
-from tests.e2e.archive import Run, assert_archive, days_ago, run_dag
+from tests.e2e.archive import Run, archive_prefix, assert_archive, days_ago, run_dag
 from tests.e2e.conftest import E2E, S3_BUCKET
 
 pytestmark = pytest.mark.e2e
@@ -34,12 +33,7 @@ class Handed:
     manifest: dict[str, Any]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefix(e2e: E2E) -> Iterator[str]:
-    """This module's archive prefix, through the Variable the DAG reads."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", PREFIX)
-        yield PREFIX
+prefix = archive_prefix(PREFIX)
 
 
 def run_handoff(e2e: E2E) -> Handed:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,7 +12,15 @@ from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.export import archive_keys
 from airflow_provider_srconnect.sandbox import DEFAULT_TEAM
 from airflow_provider_srconnect.windows import LogWindow
-from tests.e2e.archive import Run, assert_archive, assert_logs_only_on_failed, days_ago, decode, run_dag
+from tests.e2e.archive import (
+    Archived,
+    archive_prefix,
+    assert_archive,
+    assert_logs_only_on_failed,
+    days_ago,
+    decode,
+    run_dag,
+)
 from tests.e2e.conftest import E2E, S3_BUCKET
 
 pytestmark = pytest.mark.e2e
@@ -25,23 +30,7 @@ PREFIX = "e2e-daily"
 TASKS = {"wait_for_window_to_settle", "archive_invocations"}
 
 
-@dataclass(frozen=True)
-class Archived:
-    """One run of the DAG and what it left in S3."""
-
-    run: Run
-    data_key: str
-    manifest_key: str
-    data: bytes
-    manifest: dict[str, Any]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefix(e2e: E2E) -> Iterator[str]:
-    """This module's archive prefix, through the Variable the DAG reads."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", PREFIX)
-        yield PREFIX
+prefix = archive_prefix(PREFIX)
 
 
 def run_to_s3(e2e: E2E) -> Archived:
