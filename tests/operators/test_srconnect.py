@@ -131,3 +131,31 @@ def test_template_fields_cover_what_users_render():
     }
     assert set(SRConnectToGCSOperator.template_fields) >= {"gcs_bucket", "gcp_conn_id", "prefix"}
     assert "path" in SRConnectFetchLogsOperator.template_fields
+
+
+def test_gcs_transfer_uploads_the_file_then_the_manifest(src, mocker):
+    uploads: list[tuple[str, str, bytes]] = []
+
+    class Blob:
+        def __init__(self, name: str, chunk_size: int | None = None) -> None:
+            self.name = name
+
+        def upload_from_file(self, fileobj, content_type, rewind):
+            uploads.append((self.name, content_type, fileobj.read()))
+
+        def upload_from_string(self, data, content_type):
+            uploads.append((self.name, content_type, data))
+
+    client = mocker.MagicMock()
+    client.bucket.return_value.blob.side_effect = Blob
+    mocker.patch("airflow.providers.google.cloud.hooks.gcs.GCSHook.get_conn", return_value=client)
+    op = SRConnectToGCSOperator(task_id="to_gcs", srconnect_conn_id="srconnect_unit", gcs_bucket="archive")
+
+    xcom = op.execute(CONTEXT)
+
+    (data_key, data_type, data), (manifest_key, manifest_type, manifest) = uploads
+    assert xcom["data_uri"] == f"gs://archive/{data_key}" and data_key.endswith(".jsonl.gz")
+    assert manifest_key == data_key.removesuffix(".jsonl.gz") + ".manifest.json"
+    assert (data_type, manifest_type) == ("application/gzip", "application/json")
+    assert json.loads(manifest)["sha256"] == hashlib.sha256(data).hexdigest() == xcom["sha256"]
+    client.bucket.assert_called_with("archive")
