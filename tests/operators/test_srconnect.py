@@ -133,7 +133,9 @@ def test_template_fields_cover_what_users_render():
     assert "path" in SRConnectFetchLogsOperator.template_fields
 
 
-def test_gcs_transfer_uploads_the_file_then_the_manifest(src, mocker):
+def test_gcs_transfer_uploads_the_file_then_the_manifest(src, mocker, monkeypatch):
+    gcp = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "p"}}
+    monkeypatch.setenv("AIRFLOW_CONN_GCP_UNIT", json.dumps(gcp))
     uploads: list[tuple[str, str, bytes]] = []
 
     class Blob:
@@ -149,7 +151,9 @@ def test_gcs_transfer_uploads_the_file_then_the_manifest(src, mocker):
     client = mocker.MagicMock()
     client.bucket.return_value.blob.side_effect = Blob
     mocker.patch("airflow.providers.google.cloud.hooks.gcs.GCSHook.get_conn", return_value=client)
-    op = SRConnectToGCSOperator(task_id="to_gcs", srconnect_conn_id="srconnect_unit", gcs_bucket="archive")
+    op = SRConnectToGCSOperator(
+        task_id="to_gcs", srconnect_conn_id="srconnect_unit", gcp_conn_id="gcp_unit", gcs_bucket="archive"
+    )
 
     xcom = op.execute(CONTEXT)
 
