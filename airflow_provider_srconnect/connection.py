@@ -109,7 +109,7 @@ def _coerce(spec: ExtraField, raw: Any) -> str | int | float:
             raise SRConnectParamError(
                 where,
                 f"expected non-empty text, got {type(raw).__name__}",
-                f"Set it to text, e.g. {spec.default or 'a value'!r}.",
+                f"Set it to text: {spec.description[0].lower()}{spec.description[1:]}",
             )
         value: str | int | float = raw.strip()
     else:
@@ -228,7 +228,7 @@ def parse_settings(
             raise SRConnectParamError(
                 _param(name),
                 f"must be at least {low}, got {number}",
-                f"Set it to {_FIELDS[name].default or low} or more.",
+                f"Set it to at least {low}; the default is {_FIELDS[name].default or 'the rate'}.",
             )
     storage = str(values["rate_limit_storage"])
     if storage.split(":", 1)[0] not in _STORAGE_SCHEMES or (storage != "memory" and "://" not in storage):
