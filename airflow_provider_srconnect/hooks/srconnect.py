@@ -117,10 +117,7 @@ class SRConnectHook(BaseHook):
 
     def _acquire_budget(self) -> None:
         if not self._limiter.try_acquire(self.settings.budget_key, timeout=self.settings.max_retry_wait):
-            raise SRConnectRateLimitError(
-                "the client-side rate budget stayed exhausted; lower the parallelism "
-                "sharing this connection or raise rate_limit_per_second"
-            )
+            raise _budget_spent()
 
     # --- One request --------------------------------------------------------------------------
 
@@ -286,6 +283,13 @@ class SRConnectHook(BaseHook):
         return widgets
 
 
+def _budget_spent() -> SRConnectRateLimitError:
+    return SRConnectRateLimitError(
+        "the client-side rate budget stayed spent for max_retry_wait; lower the parallelism sharing this "
+        "connection, or raise rate_limit_per_second if your SRC plan allows more"
+    )
+
+
 def _log_path(template: str, kind: str, invocation_id: str, **more: str) -> tuple[str, str]:
     invocation = validate_id("invocation_id", invocation_id)
     path = template.format(invocation_id=quote(invocation, safe=""), **more)
@@ -330,7 +334,7 @@ class SRConnectAsyncHook(SRConnectHook):
         deadline = loop.time() + settings.max_retry_wait
         while not self._limiter.try_acquire(settings.budget_key, blocking=False):
             if loop.time() >= deadline:
-                raise SRConnectRateLimitError("the client-side rate budget stayed exhausted")
+                raise _budget_spent()
             await asyncio.sleep(BUDGET_POLL_SECONDS)
 
     async def _aretrying(self, fn: Callable[[], Awaitable[T]]) -> T:
