@@ -50,8 +50,19 @@ class Reply(NamedTuple):
 # --- Building requests ----------------------------------------------------------------------------
 
 
+def _ms_ceiling(moment: dt.datetime) -> dt.datetime:
+    """The first whole millisecond at or after ``moment``."""
+    extra = moment.microsecond % 1000
+    return moment + dt.timedelta(microseconds=1000 - extra) if extra else moment
+
+
 def window_params(start: dt.datetime, end: dt.datetime) -> Params:
-    """The half-open time window ``[start, end)`` as query parameters."""
+    """The half-open time window ``[start, end)`` as query parameters.
+
+    The API counts in milliseconds: ``from`` is rounded down and ``to`` up, so a window with finer
+    bounds (a sub-window of an odd ``step``) still asks for every record in it; ``PageWalk`` drops
+    the few outside.
+    """
     for name, moment in (("start", start), ("end", end)):
         if not isinstance(moment, dt.datetime) or moment.tzinfo is None:
             raise SRConnectParamError(
@@ -67,7 +78,7 @@ def window_params(start: dt.datetime, end: dt.datetime) -> Params:
         )
     return [
         (contract.PARAM_FROM, contract.format_time(start)),
-        (contract.PARAM_TO, contract.format_time(end)),
+        (contract.PARAM_TO, contract.format_time(_ms_ceiling(end))),
     ]
 
 

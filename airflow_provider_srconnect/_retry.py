@@ -1,6 +1,6 @@
 """The retry policy of every SRC request, as one tenacity configuration for both hooks.
 
-Retried: 429 (honouring ``Retry-After``), 5xx, transport failures and refused download URLs.
+Retried: 429 (waiting at least ``Retry-After``), 5xx, transport failures and refused download URLs.
 Never retried: other 4xx, contract violations and bad parameters. Attempts and the total
 wait are both bounded; the last error is raised, saying how long the hook tried.
 """
@@ -25,17 +25,23 @@ BACKOFF_CAP_SECONDS = 30.0
 
 
 class WaitRetryAfterOrJitter:
-    """Wait what a 429's ``Retry-After`` asks, else exponential backoff with full jitter."""
+    """Exponential backoff with full jitter, but never less than what a 429's ``Retry-After`` asks.
+
+    ``Retry-After`` is a floor, not a promise: a server that keeps answering 429 after the wait it
+    named (or names 0 during a storm) meets a backoff that grows, instead of a client that retries
+    at its pace until the retries are gone.
+    """
 
     def __init__(self, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> None:
         self._cap = cap
         self._jitter = wait_random_exponential(multiplier=base, max=cap)
 
     def __call__(self, state: RetryCallState) -> float:
+        backoff = float(self._jitter(state))
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, SRConnectRateLimitError) and exc.retry_after is not None:
-            return min(exc.retry_after, self._cap)
-        return float(self._jitter(state))
+            return min(max(exc.retry_after, backoff), self._cap)
+        return backoff
 
 
 class StopBeforeTotalWait(stop_base):

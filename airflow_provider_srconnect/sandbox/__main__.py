@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=d.latency_ms)
     p.add_argument("--download-ttl", type=float, default=d.download_ttl_seconds, help="seconds")
     p.add_argument("--now", type=contract.parse_time, default=None, help="fixed clock, ISO-8601 with zone")
-    for name in ("error", "reset", "truncate", "malformed", "missing-field", "slow"):
+    for name in ("error", "reset", "truncate", "malformed", "missing-field", "slow", "expired-url"):
         p.add_argument(f"--{name}-rate", type=float, default=0.0, help="fault probability 0..1")
     p.add_argument("--slow-seconds", type=float, default=1.0)
     p.add_argument("--fault-seed", type=int, default=None)
@@ -62,6 +62,7 @@ def _faults(args: argparse.Namespace) -> Faults:
         missing_field_rate=args.missing_field_rate,
         slow_rate=args.slow_rate,
         slow_seconds=args.slow_seconds,
+        expired_url_rate=args.expired_url_rate,
         fault_seed=args.fault_seed,
     )
 

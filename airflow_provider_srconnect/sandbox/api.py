@@ -158,7 +158,8 @@ class SandboxApp:
         user = self._users.get(email)
         if not sep or user is None or not hmac.compare_digest(key.encode(), user.api_key.encode()):
             return None, "invalid e-mail or API key"
-        if self.faults.is_revoked(email):
+        if not self.faults.use_key(email):
+            self.stats.record_fault("revoked")
             return None, "API key has been revoked"
         return user, ""
 
@@ -169,26 +170,43 @@ class SandboxApp:
         self.stats.record_request(None if user is None else user.email)
         retry_after = self.faults.throttle_retry_after()
         if retry_after is not None:
+            self.stats.record_fault("storm")
             return _throttled(retry_after)
         if user is None:
             return error_reply(401, "UNAUTHORIZED", problem)
         retry_after = self.limiter.acquire(user.email)
         if retry_after is not None:
             return _throttled(retry_after)
-        status = self.faults.error_status()
+        status = self._error_status()
         if status is not None:
             return _server_error(status)
-        self.faults.maybe_sleep()
+        self._maybe_sleep()
         if method != "GET":
             return error_reply(405, "METHOD_NOT_ALLOWED", "only GET is supported", (("Allow", "GET"),))
         try:
             payload, listing = self._route(user, target)
         except Refusal as refusal:
             return refusal.reply
-        fault = self.faults.body_fault(json_body=True, listing=listing)
+        fault = self._body_fault(json_body=True, listing=listing)
         if fault == "missing":
             payload.pop(contract.ITEMS_FIELD, None)
         return _apply(json_reply(200, payload), fault)
+
+    def _error_status(self, *, download: bool = False) -> int | None:
+        status = self.faults.error_status()
+        if status is not None:
+            self.stats.record_fault("error", download=download)
+        return status
+
+    def _maybe_sleep(self, *, download: bool = False) -> None:
+        if self.faults.maybe_sleep():
+            self.stats.record_fault("slow", download=download)
+
+    def _body_fault(self, *, json_body: bool, listing: bool, download: bool = False) -> BodyFault | None:
+        fault = self.faults.body_fault(json_body=json_body, listing=listing)
+        if fault is not None:
+            self.stats.record_fault(fault, download=download)
+        return fault
 
     def _route(self, user: User, target: str) -> tuple[dict[str, Any], bool]:
         split = urlsplit(target)
@@ -236,7 +254,11 @@ class SandboxApp:
             count = raw.console if kind == "console" else raw.http
         if count == 0:
             return {contract.DOWNLOAD_URL_FIELD: None}
-        expires = round(time.time() + self.config.download_ttl_seconds, 3)
+        ttl = self.config.download_ttl_seconds
+        if self.faults.url_expired():
+            self.stats.record_fault("expired_url")
+            ttl = -1.0
+        expires = round(time.time() + ttl, 3)
         token = self._downloads.dumps({"k": kind, "i": raw.id, "t": team_id, "e": expires})
         return {contract.DOWNLOAD_URL_FIELD: f"{self.base_url}{DOWNLOAD_PREFIX}{token}"}
 
@@ -248,10 +270,10 @@ class SandboxApp:
             return _s3_error(403, "SignatureDoesNotMatch", "The request signature does not match")
         if time.time() > float(payload["e"]):
             return _s3_error(403, "AccessDenied", "Request has expired")
-        status = self.faults.error_status()
+        status = self._error_status(download=True)
         if status is not None:
             return _s3_error(status, "InternalError", "We encountered an internal error. Please try again.")
-        self.faults.maybe_sleep()
+        self._maybe_sleep(download=True)
         found = self.dataset.find_invocation(str(payload["i"]))
         raw = None if found is None else found[1]
         if found is None or raw is None:
@@ -261,8 +283,8 @@ class SandboxApp:
         if payload["k"] == "large":
             text = logfiles.large_message(seed, raw).encode()
             reply = Reply(200, text, "text/plain; charset=utf-8")
-            return _apply(reply, self.faults.body_fault(json_body=False, listing=False))
+            return _apply(reply, self._body_fault(json_body=False, listing=False, download=True))
         content = (
             logfiles.console_file(seed, team_id, raw) if payload["k"] == "console" else logfiles.http_file(seed, raw)
         )
-        return _apply(json_reply(200, content), self.faults.body_fault(json_body=True, listing=False))
+        return _apply(json_reply(200, content), self._body_fault(json_body=True, listing=False, download=True))

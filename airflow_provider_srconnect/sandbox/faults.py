@@ -5,7 +5,12 @@ rate of 0 draws nothing). For each request the first fault that fires wins, in t
 error (500/502/503/504), then, on a 200 only, reset (headers and half the body, then the socket is
 closed), truncate (JSON cut in half, Content-Length matching the cut body), malformed (invalid JSON
 of full length) and missing field (a listing without ``contract.ITEMS_FIELD``). ``slow_rate``
-delays a response by ``slow_seconds`` independently of those.
+delays a response by ``slow_seconds`` independently of those. ``expired_url_rate`` hands out
+download URLs that have already expired (as when a URL waits in a queue past its TTL).
+
+A 429 storm (``throttle_for``) answers every API request with 429; its ``Retry-After`` is the time
+left, or ``storm_retry_after`` when set (a server that understates the storm). ``revoke`` makes a
+key invalid at once or after a number of further requests (a key revoked mid-export).
 
 Downloads (presigned URLs) get error, reset and slow like API calls, as S3 has them too. They are
 never throttled or affected by revoked keys (no credentials are involved), get no "missing
@@ -39,13 +44,17 @@ class Faults:
         missing_field_rate: float = 0.0,
         slow_rate: float = 0.0,
         slow_seconds: float = 1.0,
+        expired_url_rate: float = 0.0,
         throttle_until: float = 0.0,
+        storm_retry_after: int | None = None,
         fault_seed: int | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(fault_seed)
         self._fault_seed = fault_seed
         self._revoked: set[str] = set()
+        #: Keys that stop working after this many more accepted requests.
+        self._revoke_countdown: dict[str, int] = {}
         self.error_rate = error_rate
         self.reset_rate = reset_rate
         self.truncate_rate = truncate_rate
@@ -53,8 +62,11 @@ class Faults:
         self.missing_field_rate = missing_field_rate
         self.slow_rate = slow_rate
         self.slow_seconds = slow_seconds
+        self.expired_url_rate = expired_url_rate
         #: A ``time.monotonic()`` deadline: every API request is answered 429 until then.
         self.throttle_until = throttle_until
+        #: The ``Retry-After`` sent during a storm instead of the time left (None: the time left).
+        self.storm_retry_after = storm_retry_after
 
     @property
     def fault_seed(self) -> int | None:
@@ -71,9 +83,12 @@ class Faults:
         """No faults, no throttling, no revoked keys."""
         self.error_rate = self.reset_rate = self.truncate_rate = 0.0
         self.malformed_rate = self.missing_field_rate = self.slow_rate = 0.0
+        self.expired_url_rate = 0.0
         self.throttle_until = 0.0
+        self.storm_retry_after = None
         with self._lock:
             self._revoked.clear()
+            self._revoke_countdown.clear()
 
     def roll(self, rate: float) -> bool:
         """True with probability ``rate``."""
@@ -101,29 +116,64 @@ class Faults:
             return "missing"
         return None
 
-    def maybe_sleep(self) -> None:
-        """Sleep ``slow_seconds`` if the slow fault fires."""
-        if self.roll(self.slow_rate):
-            time.sleep(self.slow_seconds)
+    def maybe_sleep(self) -> bool:
+        """Sleep ``slow_seconds`` if the slow fault fires; whether it did."""
+        if not self.roll(self.slow_rate):
+            return False
+        time.sleep(self.slow_seconds)
+        return True
 
     def throttle_for(self, seconds: float) -> None:
         """Answer every API request with 429 for the next ``seconds``."""
         self.throttle_until = time.monotonic() + seconds
 
     def throttle_retry_after(self) -> int | None:
-        """Retry-After (whole seconds, at least 1) while throttled, else None."""
-        remaining = self.throttle_until - time.monotonic()
-        return max(1, math.ceil(remaining)) if remaining > 0 else None
+        """Retry-After (whole seconds) while throttled, else None.
 
-    def revoke(self, email: str) -> None:
-        """Make the API key of ``email`` invalid (401) until ``restore``."""
+        The time left (at least 1), or ``storm_retry_after`` when set, which may understate the storm.
+        """
+        remaining = self.throttle_until - time.monotonic()
+        if remaining <= 0:
+            return None
+        if self.storm_retry_after is not None:
+            return max(0, self.storm_retry_after)
+        return max(1, math.ceil(remaining))
+
+    def revoke(self, email: str, *, after: int = 0) -> None:
+        """Make the API key of ``email`` invalid (401) until ``restore``.
+
+        :param after: accept this many more requests with the key first (a key revoked mid-export).
+        """
         with self._lock:
-            self._revoked.add(email)
+            if after <= 0:
+                self._revoked.add(email)
+                self._revoke_countdown.pop(email, None)
+            else:
+                self._revoke_countdown[email] = after
 
     def restore(self, email: str) -> None:
         """Undo ``revoke``."""
         with self._lock:
             self._revoked.discard(email)
+            self._revoke_countdown.pop(email, None)
+
+    def use_key(self, email: str) -> bool:
+        """Whether a request with ``email``'s valid key is accepted; counts down a pending ``revoke``."""
+        with self._lock:
+            if email in self._revoked:
+                return False
+            left = self._revoke_countdown.get(email)
+            if left is not None:
+                if left <= 0:
+                    del self._revoke_countdown[email]
+                    self._revoked.add(email)
+                    return False
+                self._revoke_countdown[email] = left - 1
+            return True
+
+    def url_expired(self) -> bool:
+        """Whether the next download URL is handed out already expired."""
+        return self.roll(self.expired_url_rate)
 
     def is_revoked(self, email: str) -> bool:
         """Whether ``email``'s key is revoked."""

@@ -14,7 +14,7 @@ RATE_WINDOW = 1.0
 
 
 class Stats:
-    """API requests, responses by status, 429s, downloads and the peak request rate per user.
+    """API requests, responses by status, 429s, downloads, injected faults and the peak request rate per user.
 
     The peak rate of a user is the most API requests (accepted or rejected) that user sent within
     any ``RATE_WINDOW`` seconds; requests without valid credentials belong to no user.
@@ -26,6 +26,7 @@ class Stats:
         self._requests = 0
         self._downloads = 0
         self._statuses: Counter[int] = Counter()
+        self._faults: Counter[str] = Counter()
         self._recent: dict[str, deque[float]] = {}
         self._peaks: dict[str, int] = {}
 
@@ -52,6 +53,12 @@ class Stats:
         with self._lock:
             self._downloads += 1
 
+    def record_fault(self, kind: str, *, download: bool = False) -> None:
+        """Count one injected fault: ``error``, ``reset``, ``truncate``, ``malformed``, ``missing``,
+        ``slow``, ``expired_url``, ``storm`` or ``revoked``; prefixed ``download:`` on a download."""
+        with self._lock:
+            self._faults[f"download:{kind}" if download else kind] += 1
+
     @property
     def requests_total(self) -> int:
         """API requests received (downloads excluded)."""
@@ -77,6 +84,12 @@ class Stats:
             return self._downloads
 
     @property
+    def faults(self) -> dict[str, int]:
+        """Injected faults by kind (a copy)."""
+        with self._lock:
+            return dict(self._faults)
+
+    @property
     def peak_rate_per_user(self) -> dict[str, int]:
         """Peak requests within one second, by user e-mail (a copy)."""
         with self._lock:
@@ -93,5 +106,6 @@ class Stats:
         with self._lock:
             self._requests = self._downloads = 0
             self._statuses.clear()
+            self._faults.clear()
             self._recent.clear()
             self._peaks.clear()
