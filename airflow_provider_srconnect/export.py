@@ -1,8 +1,9 @@
 """The export core: one window of SRC logs streamed into gzip NDJSON, with its keys and manifest.
 
 Destination-agnostic: it writes into any binary file object and leaves publishing to the
-destinations module. Memory stays flat (one page, plus one batch of log fetches, at a time) and
-the output is deterministic: the same records give byte-identical data.
+``publish`` module. Memory stays flat (one page, plus one batch of log fetches, at a time) and
+the output is deterministic: the same records give byte-identical data. ``write_window`` writes
+one gzip member; a window exported in sub-windows is their members concatenated (valid gzip).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ LOG_TYPES: tuple[LogType, ...] = ("invocations", "audit")
 INCLUDE_LOGS: tuple[IncludeLogs, ...] = ("none", "failed", "all")
 DATA_SUFFIX = ".jsonl.gz"
 MANIFEST_SUFFIX = ".manifest.json"
+#: The folder of staging objects under the prefix.
+STAGING_DIR = "_staging"
 #: Keys the export adds to an invocation record when it attaches its logs.
 CONSOLE_LINES_KEY = "_consoleLogLines"
 HTTP_ENTRIES_KEY = "_httpLogEntries"
@@ -97,16 +100,23 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class ArchiveKeys:
-    """Where a window's data object and manifest go, relative to the bucket or folder."""
+    """Where a window's data object and manifest go, relative to the bucket or folder.
+
+    ``staging`` is the key prefix (ending in ``/``) of the temporary objects of a resumable export,
+    outside the archive's own listing.
+    """
 
     data: str
     manifest: str
+    staging: str
 
 
 def archive_keys(prefix: str, log_type: str, window: LogWindow) -> ArchiveKeys:
     """Deterministic keys: ``{prefix}/{log_type}/dt=YYYY-MM-DD/{start}_{end}.jsonl.gz`` and its manifest.
 
     The date partition is the window's start day (UTC), so a rerun of a window writes the same keys.
+    Staging objects go under ``{prefix}/_staging/{log_type}/{start}_{end}/``: one prefix for a
+    lifecycle rule, and a leading ``_`` that Hive-style readers skip.
     """
     clean = prefix.strip("/")
     if not _PREFIX.match(clean) or ".." in clean.split("/") or "//" in clean:
@@ -118,10 +128,11 @@ def archive_keys(prefix: str, log_type: str, window: LogWindow) -> ArchiveKeys:
     stem = "/".join(
         part for part in (clean, log_type, f"dt={window.start.format('YYYY-MM-DD')}", window.label()) if part
     )
-    return ArchiveKeys(stem + DATA_SUFFIX, stem + MANIFEST_SUFFIX)
+    staging = "/".join(part for part in (clean, STAGING_DIR, log_type, window.label()) if part)
+    return ArchiveKeys(stem + DATA_SUFFIX, stem + MANIFEST_SUFFIX, staging + "/")
 
 
-class _DigestWriter(io.RawIOBase):
+class DigestWriter(io.RawIOBase):
     """Passes bytes through to ``target`` while counting and hashing them."""
 
     def __init__(self, target: IO[bytes]) -> None:
@@ -207,7 +218,7 @@ def encode_record(record: dict[str, Any]) -> bytes:
 
 def write_window(hook: SRConnectHook, window: LogWindow, request: ExportRequest, out: IO[bytes]) -> ExportResult:
     """Stream the window's records into ``out`` as gzip NDJSON; return counts and the sha256."""
-    digest = _DigestWriter(out)
+    digest = DigestWriter(out)
     records = not_stored = 0
     # mtime=0 and no file name keep the gzip header, and so the whole object, deterministic.
     with gzip.GzipFile(filename="", mode="wb", fileobj=digest, mtime=0) as archive:

@@ -57,12 +57,14 @@ class LogWindow:
         return self.end + contract.MAX_INVOCATION_DURATION
 
     def split(self, step: dt.timedelta | None) -> Iterator[LogWindow]:
-        """Consecutive sub-windows of at most ``step`` that cover this window exactly once."""
+        """Consecutive sub-windows of at most ``step`` that cover this window exactly once, in order.
+
+        Retention applies to each part: a part wholly before ``served_from`` reads nothing.
+        """
+        check_step(step)
         if step is None:
             yield self
             return
-        if step <= dt.timedelta(0):
-            raise SRConnectParamError("step", f"must be positive, got {step}", "Use e.g. timedelta(hours=1).")
         cursor = self.start
         while cursor < self.end:
             upper = min(cursor + step, self.end)
@@ -95,7 +97,20 @@ def _utc(name: str, value: Any) -> pendulum.DateTime:
         )
     if value.tzinfo is None:
         raise SRConnectParamError(name, f"{value} has no time zone", "Give an aware time, e.g. with tz='UTC'.")
-    return pendulum.instance(value).in_timezone("UTC")
+    # Through the standard library first: pendulum reads a local time in a DST gap as another instant.
+    return pendulum.instance(value.astimezone(dt.UTC)).in_timezone("UTC")
+
+
+def check_step(step: object) -> None:
+    """Check a ``step``: None (the whole window at once) or a positive ``timedelta``."""
+    if step is None:
+        return
+    if not isinstance(step, dt.timedelta):
+        raise SRConnectParamError(
+            "step", f"expected a timedelta or None, got {type(step).__name__}", "Use e.g. timedelta(hours=1)."
+        )
+    if step <= dt.timedelta(0):
+        raise SRConnectParamError("step", f"must be positive, got {step}", "Use e.g. timedelta(hours=1).")
 
 
 def check_on_expired(value: object) -> None:

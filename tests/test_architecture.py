@@ -87,7 +87,8 @@ def imports(path: Path) -> set[str]:
         ("contract.py", r"^airflow(\.|$)|hooks|operators|transfers|destinations|export|sandbox"),
         ("_api.py", r"^airflow\.|operators|transfers|destinations|export|sandbox"),
         ("hooks/srconnect.py", r"operators|transfers|destinations|export|sandbox|amazon|google"),
-        ("export.py", r"operators|transfers|destinations|amazon|google|boto|sandbox"),
+        ("export.py", r"operators|transfers|destinations|publish|amazon|google|boto|sandbox"),
+        ("publish.py", r"operators|transfers|amazon|google|boto|sandbox"),
         ("sandbox", r"hooks|operators|transfers|export|^airflow\."),
     ],
 )

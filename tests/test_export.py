@@ -169,7 +169,9 @@ def test_keys_follow_the_documented_layout():
 
     assert keys.data == "archive/src/invocations/dt=2026-11-01/20261101T000000Z_20261102T000000Z.jsonl.gz"
     assert keys.manifest == keys.data.removesuffix(".jsonl.gz") + ".manifest.json"
-    assert archive_keys("", "audit", WINDOW).data.startswith("audit/dt=2026-11-01/")
+    assert keys.staging == "archive/src/_staging/invocations/20261101T000000Z_20261102T000000Z/"
+    bare = archive_keys("", "audit", WINDOW)
+    assert bare.data.startswith("audit/dt=2026-11-01/") and bare.staging.startswith("_staging/audit/")
 
 
 @pytest.mark.parametrize("prefix", ["a/../b", "..", "a//b", "a b", "a\\b"])

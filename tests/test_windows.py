@@ -100,6 +100,18 @@ def test_split_covers_the_window_exactly_once():
     assert list(window.split(None)) == [window]
     with pytest.raises(SRConnectParamError, match="step"):
         list(window.split(dt.timedelta(0)))
+    with pytest.raises(SRConnectParamError, match="timedelta"):
+        list(window.split(3600))  # type: ignore[arg-type]
+
+
+def test_split_applies_retention_to_each_part():
+    start = pendulum.datetime(2026, 11, 1, tz="UTC")
+    window = LogWindow(start, start.add(hours=12), served_from=start.add(hours=5))
+
+    parts = list(window.split(dt.timedelta(hours=4)))
+
+    assert [p.fetch_start.hour for p in parts] == [5, 5, 8]
+    assert parts[0].fetch_start >= parts[0].end  # wholly past retention: reads nothing
 
 
 def test_labels_sort_like_time_and_keep_milliseconds():

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
+from airflow_provider_srconnect.destinations import WholeReader
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-#: Files above this go up as a resumable upload in chunks of this size (a multiple of 256 KiB).
+    from airflow_provider_srconnect.destinations import Writable
+
+#: Files go up as a resumable upload in chunks of this size (a multiple of 256 KiB).
 CHUNK_SIZE = 8 << 20
 
 
 class GCSDestination:
-    """Objects in ``bucket``; an object exists only once its (resumable) upload has finished."""
+    """Objects in ``bucket``.
+
+    Files go up as a resumable upload (their size is not given, so even a small one is one); GCS
+    creates the object only when the last chunk arrives, so a failed upload leaves none.
+    """
 
     def __init__(self, hook: GCSHook, bucket: str) -> None:
         self.hook = hook
@@ -23,7 +33,23 @@ class GCSDestination:
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         blob = self.hook.get_conn().bucket(self.bucket).blob(key, chunk_size=CHUNK_SIZE)
-        blob.upload_from_file(fileobj, content_type=content_type, rewind=False)
+        blob.upload_from_file(WholeReader(fileobj), content_type=content_type, rewind=False)
 
     def upload_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.hook.get_conn().bucket(self.bucket).blob(key).upload_from_string(data, content_type=content_type)
+
+    def download(self, key: str, out: Writable) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.hook.get_conn().bucket(self.bucket).blob(key).download_to_file(out, raw_download=True)
+        except NotFound:
+            return False
+        return True
+
+    def delete(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        bucket = self.hook.get_conn().bucket(self.bucket)
+        # on_error sees only blobs that are already gone; other errors raise.
+        bucket.delete_blobs([bucket.blob(key) for key in keys], on_error=lambda blob: None)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from airflow_provider_srconnect.destinations import Writable
+
+#: Bytes copied at a time.
+BLOCK = 1 << 20
 
 
 class LocalDestination:
-    """Objects are files under ``root``; each appears by an atomic rename once fully written."""
+    """Objects are files under ``root``; each appears by an atomic rename once written and synced."""
 
     def __init__(self, root: str | os.PathLike[str] = "/") -> None:
         self.root = Path(root)
@@ -23,10 +30,35 @@ class LocalDestination:
         return str(self.path(key))
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
-        self._write(key, lambda out: shutil.copyfileobj(fileobj, out, 1 << 20))
+        self._write(key, lambda out: shutil.copyfileobj(fileobj, out, BLOCK))
 
     def upload_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self._write(key, lambda out: out.write(data))
+
+    def download(self, key: str, out: Writable) -> bool:
+        try:
+            with self.path(key).open("rb") as source:
+                shutil.copyfileobj(source, out, BLOCK)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete the files, then the folders that this left empty, up to (not including) ``root``."""
+        for key in keys:
+            target = self.path(key)
+            target.unlink(missing_ok=True)
+            self._prune(target.parent)
+
+    def _prune(self, folder: Path) -> None:
+        root = self.root.resolve()
+        folder = folder.resolve()
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or gone): stop
+                return
+            folder = folder.parent
 
     def _write(self, key: str, fill: Callable[[IO[bytes]], object]) -> None:
         target = self.path(key)
@@ -35,6 +67,8 @@ class LocalDestination:
         try:
             with os.fdopen(handle, "wb") as out:
                 fill(out)
+                out.flush()
+                os.fsync(out.fileno())  # the bytes reach the disk before the name does
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
+from airflow_provider_srconnect.destinations import WholeReader
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from airflow_provider_srconnect.destinations import Writable
+
+#: Bytes read from a download at a time.
+BLOCK = 1 << 20
+#: The most keys one DeleteObjects request takes.
+DELETE_BATCH = 1000
+_MISSING = frozenset({"404", "NoSuchKey"})
 
 
 class S3Destination:
-    """Objects in ``bucket``; large files go up as a multipart upload, completed only at the end."""
+    """Objects in ``bucket``.
+
+    Files up to boto3's multipart threshold (8 MiB) go up in one PUT; larger ones as a multipart
+    upload that S3 assembles only when it is completed at the end, and that boto3 aborts on failure.
+    """
 
     def __init__(self, hook: S3Hook, bucket: str) -> None:
         self.hook = hook
@@ -20,7 +36,30 @@ class S3Destination:
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         extra = {"ContentType": content_type}
-        self.hook.get_conn().upload_fileobj(fileobj, self.bucket, key, ExtraArgs=extra)
+        self.hook.get_conn().upload_fileobj(WholeReader(fileobj), self.bucket, key, ExtraArgs=extra)
 
     def upload_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.hook.get_conn().put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def download(self, key: str, out: Writable) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.hook.get_conn().get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise
+        with body:
+            for chunk in body.iter_chunks(BLOCK):
+                out.write(chunk)
+        return True
+
+    def delete(self, keys: Sequence[str]) -> None:
+        client = self.hook.get_conn()
+        for first in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[first : first + DELETE_BATCH]]
+            reply = client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            if reply.get("Errors"):
+                failed = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in reply["Errors"][:5])
+                raise OSError(f"S3 could not delete {len(reply['Errors'])} objects in {self.bucket}: {failed}")

@@ -1,18 +1,17 @@
 """Operators that export one window of SRC logs.
 
-``SRConnectExportOperator`` does the work for every destination: resolve the window, stream the
-records into a spooled file, upload it, then write the manifest. Subclasses only say where to
-(``destination()``). ``SRConnectFetchLogsOperator`` writes to a local path, for handing on to an
-existing transfer task.
+``SRConnectExportOperator`` does the work for every destination: resolve the window, then hand it
+to ``publish`` (sub-windows, atomic upload, manifest last, resume on Airflow 3.3+). Subclasses only
+say where to (``destination()``). ``SRConnectFetchLogsOperator`` writes to a local path, for
+handing on to an existing transfer task.
 """
 
 from __future__ import annotations
 
 import functools
-import tempfile
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseOperator
 
 from airflow_provider_srconnect import contract
@@ -26,21 +25,17 @@ from airflow_provider_srconnect.export import (
     IncludeLogs,
     LogType,
     archive_keys,
-    manifest,
-    write_window,
 )
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
-from airflow_provider_srconnect.windows import OnExpired, check_on_expired, resolve_window
+from airflow_provider_srconnect.publish import Job, StateStore, publish
+from airflow_provider_srconnect.windows import OnExpired, check_on_expired, check_step, resolve_window
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
 
     from airflow_provider_srconnect.destinations import Destination
     from airflow_provider_srconnect.windows import LogWindow
-
-#: The export spills from memory to disk past this size.
-SPOOL_BYTES = 16 << 20
-DATA_CONTENT_TYPE = "application/gzip"
 
 
 class SRConnectExportOperator(BaseOperator):
@@ -58,6 +53,12 @@ class SRConnectExportOperator(BaseOperator):
     :param prefix: key prefix of the archive. (templated)
     :param page_size: records per API page.
     :param log_workers: threads fetching logs; the connection's rate budget bounds the request rate.
+    :param step: read the window in sub-windows of at most this long, one after another (for dense
+        teams); None reads it at once. The records, their order and the decompressed bytes are the
+        same whatever the step; each sub-window is one gzip member of the data object.
+    :param durable: with a ``step`` that splits the window, on Airflow 3.3+: stage each finished
+        sub-window under the staging prefix and checkpoint it in the task state store, so that a
+        retry resumes after it. Elsewhere (or False) a retry reads the whole window again.
     """
 
     template_fields: Sequence[str] = ("srconnect_conn_id", "team_id", "window_start", "window_end", "prefix")
@@ -78,6 +79,8 @@ class SRConnectExportOperator(BaseOperator):
         prefix: str = "srconnect",
         page_size: int = contract.PAGE_SIZE_DEFAULT,
         log_workers: int = 4,
+        step: dt.timedelta | None = None,
+        durable: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -93,9 +96,12 @@ class SRConnectExportOperator(BaseOperator):
         self.prefix = prefix
         self.page_size = page_size
         self.log_workers = log_workers
+        self.step = step
+        self.durable = durable
         # Checked when the DAG is parsed, long before any request.
         self._request()
         check_on_expired(on_expired)
+        check_step(step)
 
     @functools.cached_property
     def hook(self) -> SRConnectHook:
@@ -128,21 +134,14 @@ class SRConnectExportOperator(BaseOperator):
         window = resolve_window(context, self.window_start, self.window_end, on_expired=self.on_expired)
         if window is None:
             raise AirflowSkipException("the window is older than SRC's retention and on_expired='skip'")
-        request = self._request()
-        keys = self.keys(window)
+        job = Job(window, self._request(), self.keys(window), self.step)
         destination = self.destination()
-        started = pendulum.now("UTC")
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            result = write_window(self.hook, window, request, spool)
-            spool.seek(0)
-            destination.upload_file(keys.data, spool, DATA_CONTENT_TYPE)
-        data_uri = destination.uri(keys.data)
-        body = manifest(window, request, result, data_uri=data_uri, started=started, finished=pendulum.now("UTC"))
-        destination.upload_bytes(keys.manifest, body, "application/json")
+        result = publish(self.hook, job, destination, self._state_store(context), self.log)
+        data_uri = destination.uri(job.keys.data)
         self.log.info(
             "Archived %d %s records of [%s, %s) to %s (sha256 %s)",
             result.records,
-            request.log_type,
+            job.request.log_type,
             window.start,
             window.end,
             data_uri,
@@ -150,11 +149,20 @@ class SRConnectExportOperator(BaseOperator):
         )
         return {
             "data_uri": data_uri,
-            "manifest_uri": destination.uri(keys.manifest),
+            "manifest_uri": destination.uri(job.keys.manifest),
             "records": result.records,
             "bytes": result.bytes,
             "sha256": result.sha256,
         }
+
+    def _state_store(self, context: Any) -> StateStore | None:
+        """Airflow 3.3+'s task state store, when ``durable``; None elsewhere (a retry then restarts)."""
+        if not self.durable:
+            return None
+        store = context.get("task_state_store") if hasattr(context, "get") else None
+        if store is None and self.step is not None:
+            self.log.info("No task state store (Airflow < 3.3 or not in a task): a retry restarts the window")
+        return store
 
 
 class SRConnectFetchLogsOperator(SRConnectExportOperator):
@@ -173,10 +181,12 @@ class SRConnectFetchLogsOperator(SRConnectExportOperator):
         self.path = path
 
     def destination(self) -> Destination:
-        return LocalDestination(".")
+        return LocalDestination(PurePath(self.path).parent)
 
     def keys(self, window: LogWindow) -> ArchiveKeys:
-        return ArchiveKeys(self.path, self.path.removesuffix(DATA_SUFFIX) + MANIFEST_SUFFIX)
+        """Keys relative to the file's folder; staging in a hidden folder beside the file."""
+        name = PurePath(self.path).name
+        return ArchiveKeys(name, name.removesuffix(DATA_SUFFIX) + MANIFEST_SUFFIX, f".{name}.staging/")
 
     def execute(self, context: Any) -> str:  # type: ignore[override]
         return str(super().execute(context)["data_uri"])

@@ -135,8 +135,7 @@ def test_responses_slower_than_the_timeout_are_retried_to_a_complete_archive(mat
 
     xcom = matrix.export(include_logs)  # type: ignore[arg-type]
 
-    assert fired(matrix.server, "slow") >= 1
-    assert include_logs == "none" or fired(matrix.server, "download:slow") >= 1
+    assert fired(matrix.server, "slow") >= 1  # downloads draw from the same odds, so may or may not be hit
     matrix.assert_recovered(xcom, include_logs)  # type: ignore[arg-type]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pendulum
@@ -13,12 +15,14 @@ import pytest
 from moto import mock_aws
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.destinations.local import LocalDestination
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.operators.srconnect import SRConnectFetchLogsOperator
 from airflow_provider_srconnect.transfers.srconnect_to_gcs import SRConnectToGCSOperator
 from airflow_provider_srconnect.transfers.srconnect_to_s3 import SRConnectToS3Operator
 from tests.conftest import fails_task_with
 from tests.hooks.conftest import API_KEY
+from tests.operators.faults import Injected, Store
 
 START = pendulum.datetime(2026, 11, 1, tz="UTC")
 END = pendulum.datetime(2026, 11, 2, tz="UTC")
@@ -163,3 +167,49 @@ def test_gcs_transfer_uploads_the_file_then_the_manifest(src, mocker, monkeypatc
     assert (data_type, manifest_type) == ("application/gzip", "application/json")
     assert json.loads(manifest)["sha256"] == hashlib.sha256(data).hexdigest() == xcom["sha256"]
     client.bucket.assert_called_with("archive")
+
+
+def test_step_is_checked_when_the_dag_is_parsed():
+    with pytest.raises(SRConnectParamError, match="step"):
+        SRConnectToS3Operator(task_id="t", s3_bucket="b", step=dt.timedelta(0))
+    with pytest.raises(SRConnectParamError, match="step"):
+        SRConnectToS3Operator(task_id="t", s3_bucket="b", step="1h")  # type: ignore[arg-type]
+
+
+def test_fetch_logs_with_a_step_resumes_from_the_task_state_store(make_hook, requests_mock, tmp_path, monkeypatch):
+    make_hook()
+    day = records(24 * 60)[::30]  # one invocation every 30 minutes
+
+    def listing(request: Any, context: Any) -> dict[str, Any]:
+        query = parse_qs(urlsplit(request.url).query)
+        start, end = (contract.parse_time(query[name][0]) for name in (contract.PARAM_FROM, contract.PARAM_TO))
+        chosen = [r for r in day if start <= contract.parse_time(r[contract.InvocationField.START_TIME]) < end]
+        return {contract.ITEMS_FIELD: chosen, "nextToken": None}
+
+    requests_mock.get(LIST_URL, json=listing)
+    target = tmp_path / "src.jsonl.gz"
+    uploads: list[str] = []
+    real_upload = LocalDestination.upload_file
+
+    def third_upload_dies(self: LocalDestination, key: str, fileobj: Any, content_type: str) -> None:
+        uploads.append(key)
+        if len(uploads) == 3:
+            raise Injected("the disk is gone")
+        real_upload(self, key, fileobj, content_type)
+
+    monkeypatch.setattr(LocalDestination, "upload_file", third_upload_dies)
+    op = SRConnectFetchLogsOperator(
+        task_id="fetch", srconnect_conn_id="srconnect_unit", path=str(target), step=dt.timedelta(hours=6)
+    )
+    store = Store()
+    with pytest.raises(Injected):
+        op.execute({**CONTEXT, "task_state_store": store})
+    assert requests_mock.call_count == 3 and not target.exists()
+
+    assert op.execute({**CONTEXT, "task_state_store": store}) == str(target)
+
+    assert requests_mock.call_count == 3 + 2  # the retry read only the two sub-windows not checkpointed
+    lines = gzip.decompress(target.read_bytes()).splitlines()
+    assert [json.loads(x)[contract.InvocationField.ID] for x in lines] == [r[contract.InvocationField.ID] for r in day]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.jsonl.gz", "src.manifest.json"]
+    assert store.values == {}
