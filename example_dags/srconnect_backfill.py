@@ -4,22 +4,24 @@ The same archive as ``srconnect_invocations_daily`` (same keys, so the two never
 run many days at once:
 
 - ``catchup=True``: every day since ``start_date`` gets a run;
-- ``max_active_runs=4`` and the pool ``srconnect_api``: at most four exports talk to SRC at a time.
-  Create the pool first (a task in a missing pool never starts)::
+- ``max_active_runs=4`` and the pool ``srconnect_api``: the pool's slots bound how many exports read
+  from SRC at a time, the connection's budget bounds their request rate. Create the pool first (a task
+  in a missing pool never starts)::
 
-      airflow pools set srconnect_api 4 "SRC API budget"
+      airflow pools set srconnect_api 4 "SRC API budget"    # 4 slots: a 10 requests/s plan
 
-  Four slots suit the free plan's 5 requests/s per user: an export is mostly sequential page reads, so
-  four of them keep the budget busy and leave room for the daily DAGs. The pool bounds concurrency; the
-  rate itself is bounded by the connection's budget. Give the connection the extra
-  ``"rate_limit_storage": "sqlite:////shared/path/srconnect-budget.db"`` (one machine) or
-  ``"redis://host:6379/0"`` (several workers), so that concurrent tasks share one budget instead of
-  each assuming the whole rate. On a paid plan (10-20 requests/s) raise both together.
+  Size both from the plan's limit per user (README, "Backfills and rate limits"): about 80 % of it as
+  ``rate_limit_per_second`` and half that many slots. Free plan (5 requests/s): 4 and 2; 10 requests/s:
+  8 and 4; 20 requests/s: 16 and 8. Give the connection the extra
+  ``"rate_limit_storage": "sqlite:////var/lib/airflow/srconnect-budget.db"`` (LocalExecutor: one
+  machine) or ``"redis://host:6379/0"`` (Celery or Kubernetes executors: several machines), so that
+  every task shares one budget instead of each assuming the whole rate.
 - ``on_expired="skip"``: SRC keeps logs for six months. A day that has fallen out of retention is
   skipped (nothing can be archived any more), not failed; a day only partly inside is archived from the
   retention horizon on and the manifest says so.
 
-Backfill a range explicitly (dates inclusive; Airflow 3)::
+Backfill a range explicitly (dates inclusive; Airflow 3: a running scheduler executes it, and only
+while the DAG is unpaused, ``airflow dags unpause srconnect_backfill``)::
 
     airflow backfill create --dag-id srconnect_backfill --from-date 2026-06-01 --to-date 2026-11-25 --max-active-runs 4
 

@@ -1,4 +1,7 @@
-"""``srconnect_backfill`` in real Airflow: a day of invocations and audit to S3 in the pool; expired days skip."""
+"""``srconnect_backfill`` in real Airflow: a day of invocations and audit to S3 in the pool; expired days skip.
+
+30 consecutive days through a real scheduler and ``airflow backfill create``: ``test_backfill_scale.py``.
+"""
 
 from __future__ import annotations
 
