@@ -231,7 +231,12 @@ def parse_settings(
                 f"Set it to at least {low}; the default is {_FIELDS[name].default or 'the rate'}.",
             )
     storage = str(values["rate_limit_storage"])
-    if storage.split(":", 1)[0] not in _STORAGE_SCHEMES or (storage != "memory" and "://" not in storage):
+    scheme = storage.split(":", 1)[0]
+    if (
+        scheme not in _STORAGE_SCHEMES
+        or (storage != "memory" and "://" not in storage)
+        or (scheme == "sqlite" and not storage.startswith("sqlite:////"))  # an absolute path: four slashes
+    ):
         raise SRConnectParamError(
             _param("rate_limit_storage"),
             f"unsupported value {storage!r}",

@@ -133,6 +133,9 @@ CASES = [
     Case(CONN, "max_retry_wait", "-5", extra(max_retry_wait=-5)),
     Case(CONN, "rate_limit_storage", "'postgres://db'", extra(rate_limit_storage="postgres://db")),
     Case(
+        CONN, "rate_limit_storage", "'sqlite:///budget.db' (relative)", extra(rate_limit_storage="sqlite:///budget.db")
+    ),
+    Case(
         CONN,
         "authorization",
         "'Bearer abc'",
