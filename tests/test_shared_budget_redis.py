@@ -19,7 +19,6 @@ import gzip
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -28,7 +27,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pendulum
 import pytest
@@ -44,7 +42,7 @@ from airflow_provider_srconnect.sandbox import (
     SandboxConfig,
     SandboxServer,
 )
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT, free_port, stop_process_group
 
 REDIS_SERVER = shutil.which("redis-server")
 #: Seconds redis-server may take to answer PING.
@@ -55,20 +53,6 @@ BUDGET_RATE = 8
 WORKERS = 3
 WINDOW = dt.timedelta(hours=4)
 IDS = contract.InvocationField.ID
-
-
-def stop_process_group(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
-    """SIGTERM the process group of ``process`` (started with ``start_new_session=True``), then SIGKILL it."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="module")

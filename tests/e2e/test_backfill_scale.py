@@ -49,7 +49,7 @@ from airflow_provider_srconnect.sandbox import (
     SandboxServer,
 )
 from airflow_provider_srconnect.windows import LogWindow
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process_group
 from tests.e2e.archive import assert_logs_only_on_failed, decode, without_logs
 from tests.e2e.conftest import E2E, EXAMPLE_DAGS, S3_BUCKET
 
@@ -82,20 +82,6 @@ BACKFILL_TIMEOUT = 420.0
 FIRST_DAY = pendulum.today("UTC").subtract(days=DAYS + 3)  # settled days, well inside SRC's retention
 LAST_DAY = FIRST_DAY.add(days=DAYS - 1)
 RANGE_END = LAST_DAY.add(days=1)
-
-
-def stop_process_group(process: subprocess.Popen[Any], grace: float = 30.0) -> None:
-    """SIGTERM the process group of ``process`` (started with ``start_new_session=True``), then SIGKILL it."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def processes_of(home: Path) -> list[int]:
@@ -151,7 +137,7 @@ class Airflow:
         """Stop the scheduler first (it waits for its tasks), then the API server; then any leftover."""
         for name in ("scheduler", "api-server"):
             if name in self.components:
-                stop_process_group(self.components[name])
+                stop_process_group(self.components[name], grace=30.0)
         if Path("/proc").is_dir():
             for pid in processes_of(self.home):
                 with contextlib.suppress(ProcessLookupError):
