@@ -1,0 +1,219 @@
+"""The results: one Markdown table, the targets of issue 5 checked against it, and the JSON of the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bench.runner import Run
+
+LABELS = {"ours": "ours", "sequential": "(a) sequential loop", "http_operator": "(b) HttpOperator"}
+#: The targets of issue 5.
+MAX_RATIO = 1.10
+MIN_SPEEDUP = 4.0
+MAX_RSS_MB = 150.0
+#: "Flat": peak RSS at the largest case within this much of the smallest's.
+FLAT_RSS_MB = 10.0
+MIN_SERIALISE_RATE = 100_000.0
+
+
+def machine() -> dict[str, Any]:
+    """What the run ran on; ``load`` tells whether others shared the cores."""
+    model = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _speedups(runs: list[Run]) -> dict[int, float]:
+    """Per run: how many times faster than baseline (a) on the same case (``id(run)`` → factor)."""
+    base = {r.case.name: r.outcome.wall_s for r in runs if r.outcome.contender == "sequential" and r.outcome.ok}
+    return {
+        id(r): base[r.case.name] / r.outcome.wall_s
+        for r in runs
+        if r.case.name in base and r.outcome.ok and r.outcome.wall_s > 0
+    }
+
+
+def table(runs: list[Run]) -> str:
+    """The results as Markdown, one row per contender run."""
+    speedups = _speedups(runs)
+    reference = {r.case.name: r.landed.content_sha256 for r in runs if r.outcome.contender == "ours" and r.landed}
+    head = (
+        "| case | contender | records | P | k·N | T_min s | wall s | wall / T_min | x faster than (a) "
+        "| 429 at server / surfaced | peak RSS MB (job adds) | records/s | same data as ours |"
+    )
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in runs:
+        o = r.outcome
+        t_min = r.t_min_s
+        if not o.ok:
+            error = o.error[:120].replace("|", "/")
+            rows.append(f"| {r.case.name} | {LABELS[o.contender]} | failed: {error} |" + " |" * 10)
+            continue
+        ratio = o.wall_s / t_min if t_min else None
+        same = "✓" if r.landed and reference.get(r.case.name) == r.landed.content_sha256 else "✗"
+        rows.append(
+            f"| {r.case.name} | {LABELS[o.contender]} | {o.records:,} | {r.calls.pages:,} | {r.calls.log_calls:,} "
+            f"| {_num(t_min)} | {_num(o.wall_s)} | {_num(ratio, 3)} | {_num(speedups.get(id(r)), 2)} "
+            f"| {r.calls.throttled} / {o.rate_limit_errors_surfaced} "
+            f"| {o.peak_rss_mb:,.0f} ({o.peak_rss_mb - o.rss_before_mb:+,.0f}) "
+            f"| {o.records / o.wall_s:,.0f} | {same} |"
+        )
+    return "\n".join(rows)
+
+
+def phases_table(runs: list[Run]) -> str:
+    """Where our wall time goes in the rate-limited cases, from the sandbox's clock.
+
+    ``to first call``: connection, hooks and the first request; ``calls``: first to last rate-limited
+    call, at an achieved rate of (calls - burst) / that span; ``after last call``: the last answers,
+    the gzip trailer, the upload and the manifest.
+    """
+    rows = [
+        "| case | T_min s | wall s | to first call s | first to last call s | achieved req/s (budget) "
+        "| after last call s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        o, c = r.outcome, r.calls
+        if o.contender != "ours" or not o.ok or r.case.rate is None or not c.first_api_at:
+            continue
+        span = c.last_api_at - c.first_api_at
+        achieved = (c.api_calls - r.case.burst) / span if span > 0 else 0.0
+        rows.append(
+            f"| {r.case.name} | {_num(r.t_min_s)} | {o.wall_s:.1f} | {c.first_api_at - o.started_at:.2f} "
+            f"| {span:.1f} | {achieved:.2f} ({r.case.rate:g}) | {o.ended_at - c.last_api_at:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def serialise_table(result: dict[str, Any]) -> str:
+    stages = result["stages_cpu_s"]
+    per = 1e6 / result["records"]
+    return "\n".join(
+        [
+            "| records | CPU s (best of 3) | records/s | MB/s (NDJSON) | encode µs/rec | gzip -9 µs/rec "
+            "| sha256 µs/rec |",
+            "|---|---|---|---|---|---|---|",
+            f"| {result['records']:,} | {result['cpu_s_best']:.3f} | {result['records_per_s']:,.0f} "
+            f"| {result['mb_per_s']:.1f} | {stages['encode'] * per:.2f} | {stages['gzip'] * per:.2f} "
+            f"| {stages['sha256'] * per:.2f} |",
+        ]
+    )
+
+
+def targets(runs: list[Run], serialise: dict[str, Any] | None) -> list[tuple[str, bool | None, str]]:
+    """Each target of issue 5: (target, met?, the numbers)."""
+    ours = [r for r in runs if r.outcome.contender == "ours" and r.outcome.ok]
+    checks: list[tuple[str, bool | None, str]] = []
+    for r in (r for r in ours if r.t_min_s):
+        ratio = r.outcome.wall_s / r.t_min_s if r.t_min_s else 0.0
+        ok = ratio <= MAX_RATIO and r.outcome.rate_limit_errors_surfaced == 0
+        logs = r.case.include_logs != "none"
+        checks.append(
+            (
+                f"{r.case.name}: wall / T_min ≤ {MAX_RATIO}, no 429 surfaced" + ("" if logs else " (not a target)"),
+                ok if logs else None,
+                f"{ratio:.3f}; 429s: {r.calls.throttled} at the server, "
+                f"{r.outcome.rate_limit_errors_surfaced} surfaced",
+            )
+        )
+    speedups = _speedups(runs)
+    for r in ours:
+        if r.case.rate is None or r.case.rate < 20 or r.case.include_logs == "none" or id(r) not in speedups:
+            continue
+        seq = next(x for x in runs if x.case.name == r.case.name and x.outcome.contender == "sequential")
+        bound = seq.outcome.wall_s / r.t_min_s if r.t_min_s else float("inf")
+        checks.append(
+            (
+                f"{r.case.name}: ≥ {MIN_SPEEDUP:g}x faster than (a)",
+                speedups[id(r)] >= MIN_SPEEDUP,
+                f"{speedups[id(r)]:.2f}x; a client finishing at T_min would be {bound:.2f}x faster",
+            )
+        )
+    volume = sorted((r for r in ours if r.case.rate is None), key=lambda r: r.outcome.records)
+    if volume:
+        peaks = [r.outcome.peak_rss_mb for r in volume]
+        flat = max(peaks) - peaks[0] <= FLAT_RSS_MB
+        checks.append(
+            (
+                f"ours: peak RSS ≤ {MAX_RSS_MB:g} MB and flat (within {FLAT_RSS_MB:g} MB) from "
+                f"{volume[0].outcome.records:,} to {volume[-1].outcome.records:,} records",
+                max(peaks) <= MAX_RSS_MB and flat,
+                ", ".join(f"{r.outcome.records:,}: {r.outcome.peak_rss_mb:.0f} MB" for r in volume),
+            )
+        )
+        for name in ("sequential", "http_operator"):
+            mine = sorted(
+                (r for r in runs if r.outcome.contender == name and r.case.rate is None and r.outcome.ok),
+                key=lambda r: r.outcome.records,
+            )
+            if len(mine) >= 2:
+                checks.append(
+                    (
+                        f"{LABELS[name]}: peak RSS grows with N",
+                        mine[-1].outcome.peak_rss_mb > mine[0].outcome.peak_rss_mb + FLAT_RSS_MB,
+                        ", ".join(f"{r.outcome.records:,}: {r.outcome.peak_rss_mb:.0f} MB" for r in mine),
+                    )
+                )
+    if serialise is not None:
+        rate = serialise["records_per_s"]
+        what = f"serialise + gzip ≥ {MIN_SERIALISE_RATE:,.0f} records/s on one core"
+        checks.append((what, rate >= MIN_SERIALISE_RATE, f"{rate:,.0f}"))
+    return checks
+
+
+def targets_text(checks: list[tuple[str, bool | None, str]]) -> str:
+    verdict = {True: "met", False: "NOT met", None: "info"}
+    return "\n".join(f"- {verdict[ok]}: {what} ({numbers})" for what, ok, numbers in checks)
+
+
+def write_json(path: Path, runs: list[Run], serialise: dict[str, Any] | None, extra: dict[str, Any]) -> None:
+    body = {
+        **extra,
+        "serialise": serialise,
+        "runs": [
+            {
+                "case": asdict(r.case),
+                "window": {"start": r.window.start.isoformat(), "end": r.window.end.isoformat()},
+                "outcome": asdict(r.outcome),
+                "calls": {
+                    "by_route": {
+                        route: {str(status): n for status, n in statuses.items()}
+                        for route, statuses in r.calls.by_route.items()
+                    },
+                    "pages": r.calls.pages,
+                    "log_calls": r.calls.log_calls,
+                    "throttled": r.calls.throttled,
+                    "first_api_at": r.calls.first_api_at,
+                    "last_api_at": r.calls.last_api_at,
+                },
+                "t_min_s": r.t_min_s,
+                "sandbox_cpu_s": r.sandbox_cpu_s,
+                "landed": asdict(r.landed) if r.landed else None,
+            }
+            for r in runs
+        ],
+        "targets": [{"target": t, "met": ok, "numbers": n} for t, ok, n in targets(runs, serialise)],
+    }
+    path.write_text(json.dumps(body, indent=2) + "\n")
