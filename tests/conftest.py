@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The Airflow line under test (read from the installed distribution, without importing Airflow).
+AIRFLOW_3 = int(importlib.metadata.version("apache-airflow").split(".")[0]) >= 3
 AIRFLOW_HOME = tempfile.mkdtemp(prefix="srconnect-airflow-home-")
 atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 
@@ -46,6 +49,9 @@ os.environ.update(
     AWS_SECRET_ACCESS_KEY="testing",
     AWS_DEFAULT_REGION="us-east-1",
 )
+if not AIRFLOW_3:
+    # Airflow 2's unit-test mode defaults to LocalExecutor, which refuses SQLite (Airflow 3 allows it).
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = "SequentialExecutor"
 
 
 def stop_process_group(process: subprocess.Popen[Any], grace: float = 10.0) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.export import CONSOLE_LINES_KEY, HTTP_ENTRIES_KEY, LOGS_NOT_STORED_KEY
+from tests.conftest import AIRFLOW_3
 from tests.e2e.conftest import EXAMPLE_DAGS
 
 if TYPE_CHECKING:
@@ -62,9 +63,21 @@ class Run:
     states: dict[str, str | None]
 
 
+def dag_test(dag: Any, logical_date: dt.datetime) -> DagRun:
+    """``dag.test()`` for one logical date, on either Airflow line.
+
+    Airflow 2 names the date ``execution_date``, and its ``dag.test()`` does not write the DAG to the
+    metadata DB as the DAG processor would; the DAG's asset aliases need their rows there, so this does.
+    """
+    if AIRFLOW_3:
+        return dag.test(logical_date=logical_date)
+    dag.sync_to_db()
+    return dag.test(execution_date=logical_date)
+
+
 def run_dag(dag_id: str, logical_date: dt.datetime, customize: Callable[[Any], None] | None = None) -> Run:
     """Run one DAG run in-process with ``dag.test()`` (real scheduler loop, real tasks) and return it."""
-    dag_run = load_dag(dag_id, customize).test(logical_date=logical_date)
+    dag_run = dag_test(load_dag(dag_id, customize), logical_date)
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert dag_run.data_interval_start is not None and dag_run.data_interval_end is not None
     start = pendulum.instance(dag_run.data_interval_start).in_timezone("UTC")

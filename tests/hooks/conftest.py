@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
+from tests.conftest import AIRFLOW_3
 
 API_KEY = "unit-test-api-key-7f3c9a"
 EMAIL = "owner@example.com"
@@ -36,11 +37,17 @@ def sleeps(mocker: Any) -> list[float]:
 
 @pytest.fixture
 def log_text(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
-    """Everything logged so far: stdlib records and Airflow 3's structlog lines (printed to stdout)."""
+    """Everything logged so far: stdlib records and Airflow 3's structlog lines (printed to stdout).
+
+    On Airflow 2 every log line is a stdlib record, and its console handler prints a copy of each to
+    stdout; that copy is left out so that each line counts once.
+    """
     caplog.set_level(logging.DEBUG)
 
     def text() -> str:
         captured = capsys.readouterr()
+        if not AIRFLOW_3:
+            return caplog.text + captured.err
         return caplog.text + captured.out + captured.err
 
     return text
