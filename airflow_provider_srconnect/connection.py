@@ -267,7 +267,9 @@ def conn_fields() -> dict[str, dict[str, Any]]:
         json_type = {"str": "string", "int": "integer", "float": "number"}[spec.kind]
         schema: dict[str, Any] = {"type": [json_type, "null"]}
         if spec.choices:
-            schema["enum"] = [*spec.choices, None]
+            # No None here: Airflow 3's form lists every enum value as an option, None as a choice "null".
+            # The select can still be cleared (the value is then null, which means the default).
+            schema["enum"] = list(spec.choices)
         if spec.default is not None:
             schema["default"] = spec.default
         if spec.sensitive:

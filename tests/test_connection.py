@@ -91,6 +91,13 @@ def test_conn_fields_describe_every_extra_with_its_default():
     fields = conn_fields()
 
     assert list(fields) == [f.name for f in EXTRA_FIELDS]
-    assert fields["region"]["schema"]["enum"] == ["eu", "us", None]
+    assert fields["region"]["schema"]["enum"] == ["eu", "us"]
     assert fields["rate_limit_per_second"]["schema"] == {"type": ["number", "null"], "default": 5}
     assert fields["authorization"]["schema"]["format"] == "password"
+
+
+def test_a_choice_field_offers_only_its_choices_in_the_airflow_3_form():
+    # Airflow 3 renders each enum value as an option of the select; a None in it showed up as "null".
+    for spec in EXTRA_FIELDS:
+        if spec.choices:
+            assert conn_fields()[spec.name]["schema"]["enum"] == list(spec.choices)
