@@ -51,7 +51,7 @@ class Case:
     burst: int
     contenders: tuple[ContenderName, ...]
     days_back: int
-    log_workers: int = 4
+    log_workers: int = 8
 
     def sandbox_config(self) -> SandboxConfig:
         return SandboxConfig(

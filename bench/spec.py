@@ -34,7 +34,7 @@ class Spec:
     include_logs: Literal["none", "all"]
     rate: float
     burst: int
-    log_workers: int = 4
+    log_workers: int = 8
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))

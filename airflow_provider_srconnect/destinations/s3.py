@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 BLOCK = 1 << 20
 #: The most keys one DeleteObjects request takes.
 DELETE_BATCH = 1000
+#: The part size of a multipart upload: S3's smallest, since a part is held in memory while it goes up.
+PART_BYTES = 5 << 20
 _MISSING = frozenset({"404", "NoSuchKey"})
 
 
@@ -25,6 +27,9 @@ class S3Destination:
 
     Files up to boto3's multipart threshold (8 MiB) go up in one PUT; larger ones as a multipart
     upload that S3 assembles only when it is completed at the end, and that boto3 aborts on failure.
+    Parts of 5 MiB go up one after another from the calling thread: boto3's default (10 threads, up to
+    10 parts of 8 MiB read ahead) grows the process with the object's size, up to 80 MiB; this holds
+    one part, whatever the size, at the cost of one stream's throughput.
     """
 
     def __init__(self, hook: S3Hook, bucket: str) -> None:
@@ -35,8 +40,11 @@ class S3Destination:
         return f"s3://{self.bucket}/{key}"
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
+        from boto3.s3.transfer import TransferConfig
+
         extra = {"ContentType": content_type}
-        self.hook.get_conn().upload_fileobj(WholeReader(fileobj), self.bucket, key, ExtraArgs=extra)
+        config = TransferConfig(use_threads=False, multipart_chunksize=PART_BYTES)
+        self.hook.get_conn().upload_fileobj(WholeReader(fileobj), self.bucket, key, ExtraArgs=extra, Config=config)
 
     def upload_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.hook.get_conn().put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
