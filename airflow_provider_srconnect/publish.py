@@ -6,8 +6,12 @@ the step; its compressed bytes depend only on the records and the step. The dest
 object appear whole or not at all. The manifest is the commit marker: a rewrite deletes the old
 manifest first, and the new one is written only after the data object.
 
-Resume: with a task state store (``context["task_state_store"]``, Airflow 3.3+) and more than one
-sub-window, each finished member is uploaded to a staging key and checkpointed. A retry downloads
+Parquet: the sub-windows go into one file, a row group (or more) each, so its bytes too depend only
+on the records and the step (and the pyarrow version). Parquet files do not concatenate, so a
+Parquet export is not staged and a retry reads the whole window again.
+
+Resume (gzip NDJSON): with a task state store (``context["task_state_store"]``, Airflow 3.3+) and more
+than one sub-window, each finished member is uploaded to a staging key and checkpointed. A retry downloads
 the checkpointed members (checking size and sha256) and exports only the sub-windows after them;
 on success the checkpoint and the staging objects are deleted. Without a store, a retry exports
 the whole window again. Either way the data object is byte-identical to an uninterrupted run's.
@@ -27,7 +31,14 @@ import pendulum
 
 from airflow_provider_srconnect import __version__
 from airflow_provider_srconnect.exceptions import SRConnectParamError
-from airflow_provider_srconnect.export import DigestWriter, ExportResult, manifest, write_window
+from airflow_provider_srconnect.export import (
+    FORMATS,
+    DigestWriter,
+    ExportResult,
+    manifest,
+    write_parquet,
+    write_window,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -42,10 +53,11 @@ if TYPE_CHECKING:
 CHECKPOINT_KEY = "srconnect_export"
 #: Bumped when the checkpoint or the member format changes: an older checkpoint is then ignored.
 CHECKPOINT_FORMAT = 1
-DATA_CONTENT_TYPE = "application/gzip"
+#: The content type of a gzip NDJSON object (staged members included); ``export.FORMATS`` has each format's.
+DATA_CONTENT_TYPE = FORMATS["jsonl.gz"].content_type
 MANIFEST_CONTENT_TYPE = "application/json"
-#: A spool spills from memory to disk past this size.
-SPOOL_BYTES = 16 << 20
+#: A spool spills from memory to disk past this size (a window's spool and its sub-window's, at once).
+SPOOL_BYTES = 4 << 20
 #: A guard against a step far too small for the window (each sub-window costs at least one request).
 MAX_SUB_WINDOWS = 10_000
 _BLOCK = 1 << 20
@@ -184,27 +196,46 @@ def publish(
     started = pendulum.now("UTC")
     parts = job.parts()
     data_uri = destination.uri(job.keys.data)
-    checkpoints = Checkpoints(store if len(parts) > 1 else None, log)
+    output = FORMATS[job.request.output_format]
+    if store is not None and len(parts) > 1 and not output.concatenates:
+        log.info("A %s export is not resumable: a retry reads the whole window again", job.request.output_format)
+    checkpoints = Checkpoints(store if len(parts) > 1 and output.concatenates else None, log)
     checkpoint = _resume_point(checkpoints, job, data_uri, destination, log)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        members = _restore(checkpoints, checkpoint, destination, spool, log) if checkpoint is not None else []
-        if checkpoint is not None:
-            log.info(
-                "Checkpointing %d sub-windows under %s; %d already done", len(parts), checkpoint.staging, len(members)
-            )
-        for index in range(len(members), len(parts)):
-            staging = checkpoint if checkpoints.store is not None else None  # none once the store has failed
-            members.append(_export_part(hook, job.request, parts[index], spool, destination, staging, index))
-            if staging is not None:
-                staging.members = list(members)
-                checkpoints.save(staging)
-        result = _publish_data(destination, job.keys, spool, members)
+        if not output.concatenates:
+            part = write_parquet(hook, parts, job.request, spool)
+            result = _publish_data(destination, job.keys, spool, [part], output.content_type)
+        else:
+            result = _publish_members(hook, job, parts, destination, checkpoints, checkpoint, spool, log)
     body = manifest(job.window, job.request, result, data_uri=data_uri, started=started, finished=pendulum.now("UTC"))
     destination.upload_bytes(job.keys.manifest, body, MANIFEST_CONTENT_TYPE)
     if checkpoint is not None:
         checkpoints.drop()
         _delete_quietly(destination, checkpoint.member_keys(), log)
     return result
+
+
+def _publish_members(
+    hook: SRConnectHook,
+    job: Job,
+    parts: list[LogWindow],
+    destination: Destination,
+    checkpoints: Checkpoints,
+    checkpoint: Checkpoint | None,
+    spool: IO[bytes],
+    log: Log,
+) -> ExportResult:
+    """Export the sub-windows as gzip members (staged and checkpointed given a checkpoint) and publish them."""
+    members = _restore(checkpoints, checkpoint, destination, spool, log) if checkpoint is not None else []
+    if checkpoint is not None:
+        log.info("Checkpointing %d sub-windows under %s; %d already done", len(parts), checkpoint.staging, len(members))
+    for index in range(len(members), len(parts)):
+        staging = checkpoint if checkpoints.store is not None else None  # none once the store has failed
+        members.append(_export_part(hook, job.request, parts[index], spool, destination, staging, index))
+        if staging is not None:
+            staging.members = list(members)
+            checkpoints.save(staging)
+    return _publish_data(destination, job.keys, spool, members, DATA_CONTENT_TYPE)
 
 
 def _resume_point(
@@ -268,7 +299,7 @@ def _export_part(
 
 
 def _publish_data(
-    destination: Destination, keys: ArchiveKeys, spool: IO[bytes], members: list[ExportResult]
+    destination: Destination, keys: ArchiveKeys, spool: IO[bytes], members: list[ExportResult], content_type: str
 ) -> ExportResult:
     """Upload the assembled object; the old manifest goes first, so none describes other data."""
     spool.seek(0)
@@ -279,7 +310,7 @@ def _publish_data(
         size += len(block)
     spool.seek(0)
     destination.delete([keys.manifest])
-    destination.upload_file(keys.data, spool, DATA_CONTENT_TYPE)
+    destination.upload_file(keys.data, spool, content_type)
     return ExportResult(
         records=sum(m.records for m in members),
         bytes=size,

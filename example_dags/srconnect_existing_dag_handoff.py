@@ -6,7 +6,10 @@ local gzip NDJSON file (its manifest beside it, ``.jsonl.gz`` replaced by ``.man
 returns the file's path as its XCom value, where any existing transfer picks it up. Here it is the amazon provider's
 ``LocalFilesystemToS3Operator``, which uploads the data file and then the manifest to
 
-    s3://{bucket}/{prefix}/invocations/dt=YYYY-MM-DD/invocations.jsonl.gz   (and invocations.manifest.json)
+    s3://{bucket}/{prefix}/invocations/dt=YYYY-MM-DD/invocations.jsonl.gz
+    s3://{bucket}/{prefix}/_manifests/invocations/dt=YYYY-MM-DD/invocations.manifest.json
+
+the provider's own archive layout (data objects alone in the table folder).
 
 The file is written on the worker's disk, under the Variable ``srconnect_local_dir`` (default
 ``/tmp/srconnect``), so the fetch and the upload must run where they see the same disk: any executor
@@ -31,12 +34,16 @@ except ImportError:  # Airflow 2.11
     from airflow import DAG
     from airflow.timetables.interval import CronDataIntervalTimetable
 
+# [START howto_operator_srconnect_fetch_logs_paths]
 LOCAL_DIR = "{{ var.value.get('srconnect_local_dir', '/tmp/srconnect') }}"
 DAY = "{{ data_interval_start | ds }}"
-KEY = "{{ var.value.get('srconnect_prefix', 'srconnect') }}/invocations/dt=" + DAY + "/invocations"
+PREFIX = "{{ var.value.get('srconnect_prefix', 'srconnect') }}"
+#: The provider's archive layout: data objects in the table folder, manifests under _manifests/.
+KEY = "invocations/dt=" + DAY + "/invocations"
 FETCHED = "{{ ti.xcom_pull(task_ids='fetch_src_logs') }}"
 #: The fetch writes its manifest beside the file, ".jsonl.gz" replaced by ".manifest.json".
 FETCHED_MANIFEST = "{{ ti.xcom_pull(task_ids='fetch_src_logs') | replace('.jsonl.gz', '.manifest.json') }}"
+# [END howto_operator_srconnect_fetch_logs_paths]
 
 with DAG(
     dag_id="srconnect_existing_dag_handoff",
@@ -57,6 +64,7 @@ with DAG(
         poke_interval=5 * 60,
         timeout=2 * 60 * 60,
     )
+    # [START howto_operator_srconnect_fetch_logs]
     fetch_src_logs = SRConnectFetchLogsOperator(
         task_id="fetch_src_logs",
         srconnect_conn_id="{{ params.srconnect_conn_id }}",
@@ -65,7 +73,7 @@ with DAG(
     upload_logs = LocalFilesystemToS3Operator(
         task_id="upload_logs",
         filename=FETCHED,
-        dest_key=KEY + ".jsonl.gz",
+        dest_key=PREFIX + "/" + KEY + ".jsonl.gz",
         dest_bucket="{{ var.value.get('srconnect_s3_bucket', 'srconnect-archive') }}",
         aws_conn_id="{{ params.aws_conn_id }}",
         replace=True,
@@ -73,9 +81,10 @@ with DAG(
     upload_manifest = LocalFilesystemToS3Operator(
         task_id="upload_manifest",
         filename=FETCHED_MANIFEST,
-        dest_key=KEY + ".manifest.json",
+        dest_key=PREFIX + "/_manifests/" + KEY + ".manifest.json",
         dest_bucket="{{ var.value.get('srconnect_s3_bucket', 'srconnect-archive') }}",
         aws_conn_id="{{ params.aws_conn_id }}",
         replace=True,
     )
     wait_for_window >> fetch_src_logs >> upload_logs >> upload_manifest
+    # [END howto_operator_srconnect_fetch_logs]

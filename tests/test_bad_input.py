@@ -1,16 +1,16 @@
 """The bad-input matrix: every user-facing parameter, given a bad value, gets a typed error naming it.
 
 Each case runs with requests-mock active and no URL registered, so any request would fail the test
-differently; every case also asserts that no request was sent. The README's bad-input table is made
-from ``CASES`` (``python -m tests.test_bad_input``) and a test keeps the two equal.
+differently; every case also asserts that no request was sent. The bad-input table in the docs is made
+from ``CASES`` (``python -m tests.docs_snippets --write``) and tests/test_docs.py keeps the two equal.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -23,7 +23,6 @@ from airflow_provider_srconnect.sensors.srconnect import SRConnectWindowSettledS
 from airflow_provider_srconnect.transfers.srconnect_to_gcs import SRConnectToGCSOperator
 from airflow_provider_srconnect.transfers.srconnect_to_s3 import SRConnectToS3Operator
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 START = pendulum.datetime(2026, 11, 1, tz="UTC")
 END = pendulum.datetime(2026, 11, 2, tz="UTC")
 CONTEXT = {"data_interval_start": START, "data_interval_end": END}
@@ -111,6 +110,23 @@ def fetch(**kwargs: Any) -> Callable[[], Any]:
     return run
 
 
+def without_pyarrow(run: Callable[[], Any]) -> Callable[[], Any]:
+    """``run`` where pyarrow cannot be imported (as without the provider's ``parquet`` extra)."""
+
+    def hidden() -> Any:
+        names = ("pyarrow", "pyarrow.parquet")
+        saved = {name: sys.modules[name] for name in names if name in sys.modules}
+        sys.modules.update(dict.fromkeys(names, None))
+        try:
+            return run()
+        finally:
+            for name in names:
+                sys.modules.pop(name, None)
+            sys.modules.update(saved)
+
+    return hidden
+
+
 def sensor(**kwargs: Any) -> Callable[[], Any]:
     def run() -> Any:
         conn()()
@@ -172,6 +188,13 @@ CASES = [
     Case("SRConnectToS3Operator", "execution_statuses", "['Finished']", s3(execution_statuses=["Finished"])),
     Case("SRConnectToS3Operator", "page_size", "1000", s3(page_size=1000)),
     Case("SRConnectToS3Operator", "team_id", "'a b'", s3(team_id="a b")),
+    Case("SRConnectToS3Operator", "output_format", "'csv'", s3(output_format="csv")),
+    Case(
+        "SRConnectToS3Operator",
+        "output_format",
+        "'parquet' without pyarrow",
+        without_pyarrow(s3(output_format="parquet")),
+    ),
     Case("SRConnectToGCSOperator", "gcs_bucket", "''", gcs(gcs_bucket="")),
     Case("SRConnectToGCSOperator", "include_logs", "'every'", gcs(include_logs="every")),
     Case(
@@ -179,6 +202,12 @@ CASES = [
         "window_end",
         "before window_start",
         fetch(window_start="2026-11-02T00:00:00Z", window_end="2026-11-01T00:00:00Z"),
+    ),
+    Case(
+        "SRConnectFetchLogsOperator",
+        "path",
+        "'x.jsonl.gz' with output_format='parquet'",
+        fetch(output_format="parquet"),
     ),
     Case("SRConnectWindowSettledSensor", "team_id", "'../x'", sensor(team_id="../x")),
     Case("SRConnectWindowSettledSensor", "window_start", "'soon'", sensor(window_start="soon")),
@@ -217,7 +246,7 @@ def test_bad_input_is_a_typed_error_naming_the_parameter_before_any_request(case
 
 
 def markdown() -> str:
-    """The README table: each case with the parameter the error names and the fix it gives."""
+    """The table in docs/troubleshooting.md (tests/test_docs.py keeps it current): case, parameter, fix."""
     import requests_mock
 
     rows = ["| where | parameter | bad value | the error names | and says |", "|---|---|---|---|---|"]
@@ -227,12 +256,6 @@ def markdown() -> str:
             fix = str(error).split(". ", 1)[1].replace("|", "\\|")
             rows.append(f"| {case.where} | `{case.param}` | {case.bad} | {error.param} | {fix} |")
     return "\n".join(rows)
-
-
-def test_the_readme_lists_every_case(monkeypatch):
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", "")  # each case sets it; restored afterwards
-    table = README.read_text().split("<!-- bad-input:start")[1].split("-->", 1)[1].split("<!-- bad-input:end")[0]
-    assert table.strip() == markdown(), "README's bad-input table is stale: paste `python -m tests.test_bad_input`"
 
 
 if __name__ == "__main__":

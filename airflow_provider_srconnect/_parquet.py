@@ -1,0 +1,350 @@
+"""Records → Parquet, streamed: typed columns from ``schema``, written one row group at a time.
+
+pyarrow is an optional extra (``parquet``) and is imported only when a Parquet file is written.
+
+Memory stays flat: records are converted ``BATCH_ROWS`` at a time into Arrow record batches, and the
+batches become one row group once they hold ``ROW_GROUP_ROWS`` records or about ``ROW_GROUP_TEXT``
+characters of text (records with attached logs are large), or when the caller ends a sub-window.
+
+The conversion is lossless: a value that its column cannot hold (another type, a timestamp finer than
+milliseconds, an object where text was declared) leaves the column null and goes, as sent, into the
+``extra`` column of its record level, together with every field the schema does not declare. Reading
+``extra`` back and merging it over the typed columns gives the record as SRC served it (keys that SRC
+sent as null and keys it left out both read as null).
+
+The bytes depend only on the records, the sub-window boundaries and the pyarrow version (the file
+records ``created_by: parquet-cpp-arrow version X``): no time or random id is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.exceptions import SRConnectParamError
+from airflow_provider_srconnect.schema import (
+    BOOL,
+    EXTRA,
+    INT64,
+    JSON,
+    RECORDS,
+    STRING,
+    TIMESTAMP,
+    ListOf,
+    Scalar,
+    Struct,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+#: Records converted to one Arrow record batch at a time.
+BATCH_ROWS: Final = 1024
+#: A row group holds at most this many records ...
+ROW_GROUP_ROWS: Final = 16_384
+#: ... and closes once its text (strings and JSON) reaches about this many characters.
+ROW_GROUP_TEXT: Final = 32 << 20
+COMPRESSION: Final = "zstd"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MS = dt.timedelta(milliseconds=1)
+_INT64 = range(-(2**63), 2**63)
+#: The one encoder of JSON text: the same value always gives the same text.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _missing(detail: str) -> SRConnectParamError:
+    return SRConnectParamError(
+        "output_format",
+        f"'parquet' needs pyarrow, which {detail}",
+        "Install the provider's parquet extra: pip install 'airflow-provider-srconnect[parquet]' "
+        "(pyarrow >= 14), or use output_format='jsonl.gz'.",
+    )
+
+
+def require_pyarrow() -> None:
+    """Raise the typed error that names the ``parquet`` extra when pyarrow is not installed.
+
+    Only looks for the package (a DAG file is parsed often, and importing pyarrow takes a third of a
+    second); the writer imports it, and says the same if that fails.
+    """
+    try:
+        found = importlib.util.find_spec("pyarrow") is not None
+    except (ImportError, ValueError, AttributeError):  # e.g. sys.modules["pyarrow"] is None
+        found = False
+    if not found:
+        raise _missing("is not installed here")
+
+
+def writer_version() -> str:
+    """The Parquet writer, as files written here name it (the manifest records it)."""
+    import pyarrow
+
+    return f"pyarrow {pyarrow.__version__}"
+
+
+# --- Arrow types ----------------------------------------------------------------------------------
+
+
+def arrow_schema(log_type: str) -> pa.Schema:
+    """The Parquet columns of ``log_type``'s records (every column nullable: see the module docstring)."""
+    import pyarrow as pa
+
+    def scalar(kind: Scalar) -> pa.DataType:
+        if kind == TIMESTAMP:
+            return pa.timestamp("ms", tz="UTC")
+        return {STRING: pa.string(), JSON: pa.string(), INT64: pa.int64(), BOOL: pa.bool_()}[kind]
+
+    def struct(value: Struct) -> list[pa.Field]:
+        fields = [pa.field(f.name, convert(f.type)) for f in value.fields]
+        return [*fields, pa.field(EXTRA, pa.string())] if value.extra else fields
+
+    def convert(kind: Scalar | Struct | ListOf) -> pa.DataType:
+        if isinstance(kind, ListOf):
+            return pa.list_(pa.struct(struct(kind.item)))
+        if isinstance(kind, Struct):
+            return pa.struct(struct(kind))
+        return scalar(kind)
+
+    return pa.schema(struct(RECORDS[log_type]))
+
+
+# --- Records → rows -------------------------------------------------------------------------------
+
+
+class _Misfit(Exception):
+    """A value its column cannot hold."""
+
+
+class Sizer:
+    """Counts the characters of text that conversions put into columns."""
+
+    def __init__(self) -> None:
+        self.text = 0
+
+
+Convert = Callable[[Any], Any]
+
+
+def _scalar(kind: Scalar, sizer: Sizer) -> Convert:
+    if kind == STRING:
+
+        def string(value: Any) -> Any:
+            if not isinstance(value, str):
+                raise _Misfit
+            sizer.text += len(value)
+            return value
+
+        return string
+    if kind == JSON:
+
+        def json_text(value: Any) -> Any:
+            text = _ENCODER.encode(value)
+            sizer.text += len(text)
+            return text
+
+        return json_text
+    if kind == INT64:
+
+        def int64(value: Any) -> Any:
+            if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
+                raise _Misfit
+            return value
+
+        return int64
+    if kind == BOOL:
+
+        def boolean(value: Any) -> Any:
+            if not isinstance(value, bool):
+                raise _Misfit
+            return value
+
+        return boolean
+    return _timestamp
+
+
+def _timestamp(value: Any) -> int:
+    """Epoch milliseconds of a wire time, if exactly that (the contract's ``parse_time`` reads the text)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in _INT64:
+            raise _Misfit
+        return value
+    if not isinstance(value, str):
+        raise _Misfit
+    try:
+        moment = contract.parse_time(value)
+    except ValueError as error:
+        raise _Misfit from error
+    if moment.microsecond % 1000:
+        raise _Misfit  # finer than the column: kept whole in extra
+    return (moment - _EPOCH) // _MS
+
+
+StructConvert = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def _struct(value: Struct, sizer: Sizer) -> StructConvert:
+    """A converter of one object to (row, residue): its columns, and what they do not hold."""
+    fields: list[tuple[str, Convert, bool]] = []  # (name, convert, returns (row, residue))
+    for field in value.fields:
+        if isinstance(field.type, ListOf):
+            fields.append((field.name, _list(field.type, sizer), False))
+        elif isinstance(field.type, Struct):
+            fields.append((field.name, _struct(field.type, sizer), True))
+        else:
+            fields.append((field.name, _scalar(field.type, sizer), False))
+    declared = frozenset(name for name, _, _ in fields)
+
+    def convert(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        row: dict[str, Any] = {}
+        residue: dict[str, Any] = {}
+        for name, one, nested in fields:
+            item = record.get(name)
+            if item is None:
+                row[name] = None
+            elif nested:
+                if not isinstance(item, dict):
+                    row[name] = None
+                    residue[name] = item
+                    continue
+                row[name], inner = one(item)
+                if inner:
+                    residue[name] = inner
+            else:
+                try:
+                    row[name] = one(item)
+                except _Misfit:
+                    row[name] = None
+                    residue[name] = item
+        if not declared.issuperset(record):
+            residue.update((key, item) for key, item in record.items() if key not in declared)
+        return row, residue
+
+    return convert
+
+
+def _list(value: ListOf, sizer: Sizer) -> Convert:
+    item = _level(value.item, sizer)
+
+    def convert(items: Any) -> Any:
+        if not isinstance(items, list) or not all(isinstance(one, dict) for one in items):
+            raise _Misfit
+        return [item(one) for one in items]
+
+    return convert
+
+
+def _level(value: Struct, sizer: Sizer) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A converter of a record-level object to its row, ``extra`` included."""
+    convert = _struct(value, sizer)
+
+    def level(record: dict[str, Any]) -> dict[str, Any]:
+        row, residue = convert(record)
+        if residue:
+            text = _ENCODER.encode(residue)
+            sizer.text += len(text)
+            row[EXTRA] = text
+        else:
+            row[EXTRA] = None
+        return row
+
+    return level
+
+
+def row_converter(log_type: str) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Sizer]:
+    """A converter of ``log_type``'s records to Parquet rows, and the counter of the text it produced."""
+    sizer = Sizer()
+    return _level(RECORDS[log_type], sizer), sizer
+
+
+# --- The writer -----------------------------------------------------------------------------------
+
+
+class Sink(Protocol):
+    """Where a file goes: anything with ``write(bytes)`` (pyarrow counts the position itself)."""
+
+    def write(self, data: bytes, /) -> Any: ...
+
+
+class ParquetRecordWriter:
+    """Writes records into ``out`` as one Parquet file, a row group at a time (see the module docstring).
+
+    ``end_row_group()`` closes the current row group (at a sub-window's end); ``close()`` writes the footer.
+    """
+
+    def __init__(
+        self,
+        out: Sink,
+        log_type: str,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        row_group_text: int = ROW_GROUP_TEXT,
+    ) -> None:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as error:
+            raise _missing(f"cannot be imported ({error})") from error
+
+        self.schema = arrow_schema(log_type)
+        self._convert, self._sizer = row_converter(log_type)
+        self._row_group_rows = row_group_rows
+        self._row_group_text = row_group_text
+        self._rows: list[dict[str, Any]] = []
+        self._batches: list[pa.RecordBatch] = []
+        self._pending = 0
+        self.row_groups = 0
+        self._writer: pq.ParquetWriter = pq.ParquetWriter(
+            out,
+            self.schema,
+            compression=COMPRESSION,
+            use_dictionary=True,
+            write_statistics=True,
+            use_compliant_nested_type=True,
+            coerce_timestamps="ms",
+            allow_truncated_timestamps=False,
+        )
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._rows.append(self._convert(record))
+        self._pending += 1
+        if len(self._rows) >= BATCH_ROWS:
+            self._to_batch()
+        if self._pending >= self._row_group_rows or self._sizer.text >= self._row_group_text:
+            self.end_row_group()
+
+    def _to_batch(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self._batches.append(pa.RecordBatch.from_pylist(self._rows, schema=self.schema))
+            self._rows = []
+
+    def end_row_group(self) -> None:
+        """Write what is buffered as one row group (nothing if nothing is)."""
+        import pyarrow as pa
+
+        self._to_batch()
+        if self._pending:
+            table = pa.Table.from_batches(self._batches, schema=self.schema)
+            self._writer.write_table(table, row_group_size=table.num_rows)
+            self.row_groups += 1
+        self._batches = []
+        self._pending = 0
+        self._sizer.text = 0
+
+    def close(self) -> None:
+        self.end_row_group()
+        self._writer.close()
+
+    def __enter__(self) -> ParquetRecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:  # leave the half-written file; the caller discards it
+            self._writer.close()

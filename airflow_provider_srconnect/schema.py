@@ -1,0 +1,300 @@
+"""The archived record schema: one versioned declaration per log type, for the docs, Parquet and SQL.
+
+An archive holds one kind of record per log type: invocation records (with the console lines and
+HTTP-log entries the export attaches) and audit records. This module declares each field once: its
+name (from ``contract``), its type, when it is null, and whether its name and shape are confirmed,
+assumed (an entry of ``contract.ASSUMPTIONS``) or added by the export. Everything else is made from
+these declarations: the Parquet columns (``_parquet``), the DuckDB views and the Athena and BigQuery
+DDL (``sql``), and ``docs/schema.md`` (``python -m airflow_provider_srconnect.schema``).
+
+JSON Lines archives hold each record as SRC served it plus the keys the export adds, so they need no
+schema to be lossless. Parquet archives hold the declared fields as typed columns, and every record
+level (record, console line, HTTP entry, related entity) has an ``extra`` column: the JSON text of
+what its typed columns do not hold, so no field is ever dropped (see ``docs/schema.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from airflow_provider_srconnect import contract
+
+#: Bumped whenever a declaration below changes; recorded in every manifest.
+SCHEMA_VERSION: Final = "1"
+#: The column of a record level that holds, as JSON text, what its typed columns do not.
+EXTRA: Final = "extra"
+
+# Keys the export adds to an invocation record when it attaches its logs (a leading "_" keeps them
+# apart from any field SRC may add).
+CONSOLE_LINES_KEY: Final = "_consoleLogLines"
+HTTP_ENTRIES_KEY: Final = "_httpLogEntries"
+FULL_MESSAGE_KEY: Final = "_fullMessage"
+LOGS_NOT_STORED_KEY: Final = "_logsNotStored"
+
+#: Where a field comes from when it is not ASSUMED: documented by SRC, or added by the export.
+CONFIRMED: Final = "confirmed"
+ADDED: Final = "added by the export"
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A leaf type. ``json`` is JSON text: a free-form object kept whole."""
+
+    name: str
+
+
+STRING: Final[Scalar] = Scalar("string")
+INT64: Final[Scalar] = Scalar("int64")
+BOOL: Final[Scalar] = Scalar("bool")
+#: Milliseconds since the epoch, UTC; on the wire ISO-8601 text or epoch ms (ASSUMED, "Record times").
+TIMESTAMP: Final[Scalar] = Scalar("timestamp")
+JSON: Final[Scalar] = Scalar("json")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record.
+
+    :param source: ``CONFIRMED``, ``ADDED``, or the topic of the ``contract.ASSUMPTIONS`` entry it rests on.
+    :param null: when the value is null (empty: SRC always sends it).
+    """
+
+    name: str
+    type: Scalar | Struct | ListOf
+    doc: str
+    source: str
+    null: str = ""
+
+
+@dataclass(frozen=True)
+class Struct:
+    """An object. With ``extra``, it is a record level: it has its own ``extra`` column."""
+
+    title: str
+    fields: tuple[Field, ...]
+    extra: bool = False
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of record-level objects (each keeps its own ``extra``)."""
+
+    item: Struct
+
+    def __post_init__(self) -> None:
+        if not self.item.extra:
+            raise ValueError(f"the items of a list keep their own extra column: {self.item.title}")
+
+
+_INVOCATION = "Invocation record"
+_AUDIT = "Audit record"
+_LOG_FILES = "Log files"
+_TIMES = "Record times"
+
+
+def _named(what: str) -> Struct:
+    f = contract.NamedField
+    return Struct(
+        what,
+        (
+            Field(f.ID, STRING, f"the {what}'s id", _INVOCATION),
+            Field(f.NAME, STRING, f"the {what}'s name", _INVOCATION),
+        ),
+    )
+
+
+def _body(null: str) -> Field:
+    f = contract.HttpLogField
+    return Field(
+        f.BODY,
+        Struct(
+            "body",
+            (
+                Field(f.SIZE, INT64, "size of the whole body, in bytes", CONFIRMED),
+                Field(f.TRUNCATED, BOOL, "whether `text` was cut (bodies over 1 KB are)", CONFIRMED),
+                Field(f.TEXT, STRING, "the body, up to 1 KB", CONFIRMED),
+            ),
+        ),
+        "the body",
+        CONFIRMED,
+        null,
+    )
+
+
+_H = contract.HttpLogField
+CONSOLE_LINE: Final = Struct(
+    "console line",
+    (
+        Field(contract.ConsoleLineField.TIMESTAMP, TIMESTAMP, "when the line was logged", _LOG_FILES),
+        Field(
+            contract.ConsoleLineField.LEVEL,
+            STRING,
+            "the type: DEBUG, INFO, WARN, ERROR or SUCCESS (the UI's Debug … Success)",
+            _LOG_FILES,
+        ),
+        Field(contract.ConsoleLineField.SOURCE, STRING, "`Workspace` or the script's name", _LOG_FILES),
+        Field(contract.ConsoleLineField.MESSAGE, STRING, "the line (cut, when it was too large)", _LOG_FILES),
+        Field(
+            contract.LARGE_MESSAGE_ID_FIELD,
+            STRING,
+            "the id of the stored full text of an oversized line",
+            _LOG_FILES,
+            "the line is not oversized",
+        ),
+        Field(FULL_MESSAGE_KEY, STRING, "the full text of an oversized line", ADDED, "the line is not oversized"),
+    ),
+    extra=True,
+)
+
+HTTP_ENTRY: Final = Struct(
+    "HTTP log entry",
+    (
+        Field(_H.FETCH_ID, INT64, "number of the call within the invocation, from 1", CONFIRMED),
+        Field(_H.CONNECTION_ID, STRING, "the connector used", CONFIRMED, "a plain fetch"),
+        Field(_H.ORIGINAL_DURATION, INT64, "ms until the response", CONFIRMED),
+        Field(_H.DURATION, INT64, "ms in total", CONFIRMED),
+        Field(
+            _H.REQUEST,
+            Struct(
+                "request",
+                (
+                    Field(_H.URL, STRING, "the URL called", CONFIRMED),
+                    Field(_H.METHOD, STRING, "GET, POST, …", CONFIRMED),
+                    Field(_H.HEADERS, JSON, "the headers, an object of strings", CONFIRMED),
+                    Field(_H.RESPONSE_BODY, STRING, "`fetch` or `skip`", CONFIRMED),
+                    Field(_H.TIME, TIMESTAMP, "when it was sent", CONFIRMED),
+                    _body("the request has no body"),
+                ),
+            ),
+            "the request",
+            CONFIRMED,
+        ),
+        Field(
+            _H.RESPONSE,
+            Struct(
+                "response",
+                (
+                    Field(_H.STATUS, INT64, "the HTTP status", CONFIRMED),
+                    Field(_H.TIME, TIMESTAMP, "when it arrived", CONFIRMED),
+                    Field(_H.HEADERS, JSON, "the headers, an object of strings", CONFIRMED),
+                    _body(""),
+                ),
+            ),
+            "the response",
+            CONFIRMED,
+        ),
+    ),
+    extra=True,
+)
+
+_I = contract.InvocationField
+INVOCATION: Final = Struct(
+    "invocation record",
+    (
+        Field(_I.ID, STRING, "the invocation's id", _INVOCATION),
+        Field(_I.START_TIME, TIMESTAMP, "when it started; the window is over this time", _TIMES),
+        Field(_I.EXECUTION_STATUS, STRING, "one of the execution statuses", "Execution statuses"),
+        Field(_I.TRIGGER_TYPE, STRING, "one of the trigger types", "Trigger types"),
+        Field(_I.ROOT_TRIGGER_TYPE, STRING, "the trigger type of the chain's first invocation", "Trigger types"),
+        Field(_I.WORKSPACE, _named("workspace"), "the workspace", _INVOCATION),
+        Field(_I.ENVIRONMENT, _named("environment"), "the environment", _INVOCATION),
+        Field(_I.SCRIPT, _named("script"), "the script", _INVOCATION),
+        Field(_I.DURATION, INT64, "run time in ms", _INVOCATION, "still running"),
+        Field(_I.CONSOLE_LOGS, INT64, "number of console lines", _INVOCATION),
+        Field(_I.HTTP_LOGS, INT64, "number of HTTP calls", _INVOCATION),
+        Field(_I.DROP_REASON, STRING, "why SRC did not run it", CONFIRMED, "it was not dropped"),
+        Field(
+            CONSOLE_LINES_KEY,
+            ListOf(CONSOLE_LINE),
+            "its console lines, in order; oversized ones in full",
+            ADDED,
+            "logs not fetched (see `include_logs`), none logged, or not stored",
+        ),
+        Field(
+            HTTP_ENTRIES_KEY,
+            ListOf(HTTP_ENTRY),
+            "its HTTP calls, in order",
+            ADDED,
+            "logs not fetched, no call made, or not stored",
+        ),
+        Field(
+            LOGS_NOT_STORED_KEY,
+            BOOL,
+            "true when its logs were asked for and SRC answered 404 (not stored)",
+            ADDED,
+            "not asked for, or fetched",
+        ),
+    ),
+    extra=True,
+)
+
+_A = contract.AuditField
+AUDIT: Final = Struct(
+    "audit record",
+    (
+        Field(_A.ID, STRING, "the event's id", _AUDIT),
+        Field(_A.DATE, TIMESTAMP, "when it happened; the window is over this time", _TIMES),
+        Field(
+            _A.ACTOR,
+            Struct(
+                "actor",
+                (
+                    Field(contract.ActorField.ID, STRING, "the user's id", _AUDIT),
+                    Field(contract.ActorField.EMAIL, STRING, "the user's e-mail", _AUDIT),
+                ),
+            ),
+            "who did it",
+            _AUDIT,
+        ),
+        Field(_A.ACTION, STRING, "what was done: `resource(.sub_resource).action`", _AUDIT),
+        Field(_A.IP_ADDRESS, STRING, "from where", _AUDIT),
+        Field(
+            _A.RELATED_ENTITIES,
+            ListOf(
+                Struct(
+                    "related entity",
+                    (
+                        Field(contract.RelatedEntityField.TYPE, STRING, "`workspace`, `script`, …", _AUDIT),
+                        Field(contract.RelatedEntityField.ID, STRING, "its id", _AUDIT),
+                        Field(contract.RelatedEntityField.NAME, STRING, "its name", _AUDIT),
+                    ),
+                    extra=True,
+                )
+            ),
+            "what it was done to",
+            _AUDIT,
+        ),
+        Field(_A.METADATA, JSON, "free-form details (user agent, …)", _AUDIT),
+    ),
+    extra=True,
+)
+
+#: The record of each log type.
+RECORDS: Final[dict[str, Struct]] = {"invocations": INVOCATION, "audit": AUDIT}
+
+
+def assumption_topics() -> set[str]:
+    """The ``contract.ASSUMPTIONS`` topics the declarations rest on (a test checks each exists)."""
+    topics: set[str] = set()
+
+    def walk(struct: Struct) -> None:
+        for field in struct.fields:
+            if field.source not in (CONFIRMED, ADDED):
+                topics.add(field.source)
+            inner = field.type.item if isinstance(field.type, ListOf) else field.type
+            if isinstance(inner, Struct):
+                walk(inner)
+
+    for record in RECORDS.values():
+        walk(record)
+    return topics
+
+
+if __name__ == "__main__":  # run from the repository's root: docs/queries/ is read from there
+    from pathlib import Path
+
+    from airflow_provider_srconnect.sql import schema_markdown
+
+    queries = Path("docs", "queries")
+    print(schema_markdown(queries if queries.is_dir() else None), end="")
