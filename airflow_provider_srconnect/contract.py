@@ -35,6 +35,10 @@ APP_URLS: Final = {
     "us": "https://app.us.scriptrunnerconnect.com",
 }
 DEFAULT_REGION: Final = "eu"
+#: ASSUMED: a team's Reporting pages in the web app, one per log type. The docs name the pages
+#: ("Reporting > Script Invocation Logs", "Reporting > Audit Logs" [SIL; AUD]), not their routes.
+REPORTING_INVOCATIONS_PATH: Final = "/team/{team_id}/reporting/script-invocation-logs"
+REPORTING_AUDIT_PATH: Final = "/team/{team_id}/reporting/audit-logs"
 #: CONFIRMED [REST]: HTTP Basic, user name = account e-mail, password = API key.
 AUTH_SCHEME: Final = "Basic"
 
@@ -105,6 +109,61 @@ class AuditField:
     IP_ADDRESS: Final = "ipAddress"
     RELATED_ENTITIES: Final = "relatedEntities"
     METADATA: Final = "metadata"
+
+
+class NamedField:
+    """Fields of an invocation's workspace, environment and script objects (ASSUMED ``{id, name}``)."""
+
+    ID: Final = "id"
+    NAME: Final = "name"
+
+
+class ActorField:
+    """Fields of an audit record's actor (ASSUMED: the UI shows the user; the JSON shape is not documented)."""
+
+    ID: Final = "id"
+    EMAIL: Final = "email"
+
+
+class RelatedEntityField:
+    """Fields of one of an audit record's related entities (ASSUMED, like the actor)."""
+
+    TYPE: Final = "type"
+    ID: Final = "id"
+    NAME: Final = "name"
+
+
+class ConsoleLineField:
+    """Fields of a console-log line (ASSUMED: the UI shows date, source, type and message [CON];
+    the JSON names are not documented). ``LARGE_MESSAGE_ID_FIELD`` marks an oversized line."""
+
+    TIMESTAMP: Final = "timestamp"
+    LEVEL: Final = "level"
+    SOURCE: Final = "source"
+    MESSAGE: Final = "message"
+
+
+class HttpLogField:
+    """Fields of an HTTP-log entry, CONFIRMED verbatim [HTTPL]."""
+
+    FETCH_ID: Final = "fetchId"
+    CONNECTION_ID: Final = "connectionId"  # optional
+    ORIGINAL_DURATION: Final = "originalDuration"  # ms until the response
+    DURATION: Final = "duration"  # ms in total
+    REQUEST: Final = "request"
+    RESPONSE: Final = "response"
+    # Of the request and the response:
+    URL: Final = "url"
+    METHOD: Final = "method"
+    HEADERS: Final = "headers"
+    RESPONSE_BODY: Final = "responseBody"  # 'fetch' or 'skip'
+    TIME: Final = "time"
+    BODY: Final = "body"  # optional on the request
+    STATUS: Final = "status"
+    # Of a body (truncated beyond 1 KB):
+    SIZE: Final = "size"
+    TRUNCATED: Final = "truncated"
+    TEXT: Final = "text"
 
 
 #: ASSUMED spellings (UI labels CONFIRMED [SIL]); the API rejects unknown values [RN26].
@@ -257,6 +316,12 @@ ASSUMPTIONS: Final = (
     ),
     Assumption("Throttling", "429 may carry `Retry-After` (seconds or HTTP date)", "429 confirmed; headers not"),
     Assumption("Error body", '`{"code": "...", "message": "..."}`', "the CLI prints a JSON error envelope"),
+    Assumption(
+        "Reporting pages (web app)",
+        f"`{REPORTING_INVOCATIONS_PATH}` and `{REPORTING_AUDIT_PATH}` under the region's app URL "
+        "(the task's extra link)",
+        "the pages are documented (SRC docs: script invocation logs, audit logs), their routes are not",
+    ),
 )
 
 

@@ -4,7 +4,8 @@ The connection form (``conn-fields``, ``ui-field-behaviour``) is declared here, 
 without importing the hook. This module imports neither Airflow nor the hook: only the package's
 Airflow-free ``connection`` module.
 
-To register a new layer, add one line to ``_LAYERS`` (operators, sensors, triggers) or ``_TRANSFERS``.
+To register a new layer, add one line to ``_LAYERS`` (operators, sensors, triggers) or ``_TRANSFERS``;
+an operator extra link, to ``_EXTRA_LINKS``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ _TRANSFERS: list[tuple[str, str]] = [
     (_S3, "airflow_provider_srconnect.transfers.srconnect_to_s3"),
     (_GCS, "airflow_provider_srconnect.transfers.srconnect_to_gcs"),
 ]
+
+#: Operator extra links (class paths). Airflow 2 resolves a serialized task's links only from this list.
+_EXTRA_LINKS: list[str] = ["airflow_provider_srconnect.links.SRConnectReportingLink"]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -73,4 +77,6 @@ def get_provider_info() -> dict[str, Any]:
             }
             for target, module in _TRANSFERS
         ]
+    if _EXTRA_LINKS:
+        info["extra-links"] = list(_EXTRA_LINKS)
     return info

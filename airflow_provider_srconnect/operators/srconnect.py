@@ -14,19 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseOperator
 
-from airflow_provider_srconnect import contract
+from airflow_provider_srconnect import assets, contract, lineage
 from airflow_provider_srconnect._task import permanent_errors_fail_the_task
 from airflow_provider_srconnect.destinations.local import LocalDestination
+from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.export import (
-    DATA_SUFFIX,
+    FORMATS,
     MANIFEST_SUFFIX,
     ArchiveKeys,
     ExportRequest,
     IncludeLogs,
     LogType,
+    OutputFormat,
     archive_keys,
 )
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
+from airflow_provider_srconnect.links import SRConnectReportingLink
 from airflow_provider_srconnect.publish import Job, StateStore, publish
 from airflow_provider_srconnect.windows import OnExpired, check_on_expired, check_step, resolve_window
 
@@ -34,12 +37,14 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from airflow_provider_srconnect.destinations import Destination
     from airflow_provider_srconnect.windows import LogWindow
 
 
 class SRConnectExportOperator(BaseOperator):
-    """Archive one window of SRC logs (by default the run's data interval) as gzip NDJSON plus a manifest.
+    """Archive one window of SRC logs (by default the run's data interval) as gzip NDJSON or Parquet, plus a manifest.
 
     :param srconnect_conn_id: the ``srconnect`` connection. (templated)
     :param log_type: ``"invocations"`` or ``"audit"``.
@@ -59,10 +64,24 @@ class SRConnectExportOperator(BaseOperator):
     :param durable: with a ``step`` that splits the window, on Airflow 3.3+: stage each finished
         sub-window under the staging prefix and checkpoint it in the task state store, so that a
         retry resumes after it. Elsewhere (or False) a retry reads the whole window again.
+    :param output_format: ``"jsonl.gz"`` (gzip NDJSON, the default) or ``"parquet"`` (typed columns, see
+        ``docs/schema.md``; needs the ``parquet`` extra). With a ``step``, each sub-window ends a row group
+        of the one Parquet file; a Parquet export is never staged, so ``durable`` does not apply to it.
+        (templated)
     """
 
-    template_fields: Sequence[str] = ("srconnect_conn_id", "team_id", "window_start", "window_end", "prefix")
+    template_fields: Sequence[str] = (
+        "srconnect_conn_id",
+        "team_id",
+        "window_start",
+        "window_end",
+        "prefix",
+        "output_format",
+    )
     ui_color = "#e8f1fb"
+    operator_extra_links = (SRConnectReportingLink(),)
+    #: What the last ``execute`` wrote, for OpenLineage (read on the same object once the task has run).
+    _lineage: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -78,9 +97,10 @@ class SRConnectExportOperator(BaseOperator):
         on_expired: OnExpired = "fail",
         prefix: str = "srconnect",
         page_size: int = contract.PAGE_SIZE_DEFAULT,
-        log_workers: int = 4,
+        log_workers: int = 8,
         step: dt.timedelta | None = None,
         durable: bool = True,
+        output_format: OutputFormat = "jsonl.gz",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -98,8 +118,9 @@ class SRConnectExportOperator(BaseOperator):
         self.log_workers = log_workers
         self.step = step
         self.durable = durable
-        # Checked when the DAG is parsed, long before any request.
-        self._request()
+        self.output_format = output_format
+        # Checked when the DAG is parsed, long before any request (a templated format once rendered).
+        self._request(parsing=True)
         check_on_expired(on_expired)
         check_step(step)
 
@@ -107,7 +128,8 @@ class SRConnectExportOperator(BaseOperator):
     def hook(self) -> SRConnectHook:
         return SRConnectHook(srconnect_conn_id=self.srconnect_conn_id)
 
-    def _request(self) -> ExportRequest:
+    def _request(self, *, parsing: bool = False) -> ExportRequest:
+        templated = parsing and isinstance(self.output_format, str) and "{" in self.output_format
         return ExportRequest(
             log_type=self.log_type,
             include_logs=self.include_logs,
@@ -116,6 +138,7 @@ class SRConnectExportOperator(BaseOperator):
             team_id=self.team_id or None,
             page_size=self.page_size,
             log_workers=self.log_workers,
+            output_format="jsonl.gz" if templated else self.output_format,
         )
 
     def destination(self) -> Destination:
@@ -124,7 +147,7 @@ class SRConnectExportOperator(BaseOperator):
 
     def keys(self, window: LogWindow) -> ArchiveKeys:
         """The data and manifest keys of a window."""
-        return archive_keys(self.prefix, self.log_type, window)
+        return archive_keys(self.prefix, self.log_type, window, self.output_format)
 
     def execute(self, context: Any) -> dict[str, Any]:
         with permanent_errors_fail_the_task():
@@ -134,6 +157,7 @@ class SRConnectExportOperator(BaseOperator):
         window = resolve_window(context, self.window_start, self.window_end, on_expired=self.on_expired)
         if window is None:
             raise AirflowSkipException("the window is older than SRC's retention and on_expired='skip'")
+        self._persist_link(context)
         job = Job(window, self._request(), self.keys(window), self.step)
         destination = self.destination()
         result = publish(self.hook, job, destination, self._state_store(context), self.log)
@@ -147,13 +171,55 @@ class SRConnectExportOperator(BaseOperator):
             data_uri,
             result.sha256,
         )
-        return {
+        summary = {
             "data_uri": data_uri,
             "manifest_uri": destination.uri(job.keys.manifest),
             "records": result.records,
             "bytes": result.bytes,
             "sha256": result.sha256,
         }
+        self._report(context, window, summary)
+        return summary
+
+    def archive_asset_uri(self) -> str | None:
+        """The URI of the archive folder as an Airflow asset (rendered); None where there is none."""
+        return None
+
+    def _persist_link(self, context: Any) -> None:
+        """Store what the "SRC Reporting" link needs; a link never fails the task.
+
+        Only for SRC's own regional APIs: behind another host (a private instance, the sandbox) the
+        web app's address is unknown, so there is no link.
+        """
+        try:
+            settings = self.hook.settings
+            if settings.base_url != contract.BASE_URLS.get(settings.region):
+                return
+            team_id = self.hook.team(self.team_id or None)
+            SRConnectReportingLink.persist(
+                context, self, region=settings.region, team_id=team_id, log_type=self.log_type
+            )
+        except Exception as error:  # the export itself reports a bad connection or team
+            self.log.warning("No SRC Reporting link for this task: %s", error)
+
+    def _report(self, context: Any, window: LogWindow, summary: dict[str, Any]) -> None:
+        """Tell Airflow what was written: the extra of the outlets' asset events, and the lineage."""
+        outlet_events = context.get("outlet_events") if hasattr(context, "get") else None
+        if outlet_events is not None and self.outlets:
+            extra = assets.event_extra(window, self.log_type, summary)
+            assets.record_event(self.outlets, outlet_events, self.archive_asset_uri(), extra)
+        self._lineage = {
+            "region": self.hook.settings.region,
+            "team_id": self.hook.team(self.team_id or None),
+            "log_type": self.log_type,
+            "data_uri": summary["data_uri"],
+            "records": summary["records"],
+            "size": summary["bytes"],
+        }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
+        """OpenLineage, when its provider is installed: the team's log stream in, the data object out."""
+        return lineage.export_lineage(**self._lineage) if self._lineage else None
 
     def _state_store(self, context: Any) -> StateStore | None:
         """Airflow 3.3+'s task state store, when ``durable``; None elsewhere (a retry then restarts)."""
@@ -166,12 +232,12 @@ class SRConnectExportOperator(BaseOperator):
 
 
 class SRConnectFetchLogsOperator(SRConnectExportOperator):
-    """Write one window of SRC logs to a local gzip NDJSON file (manifest beside it) and return its path.
+    """Write one window of SRC logs to a local gzip NDJSON or Parquet file (manifest beside it); return its path.
 
     For handing on to an existing transfer such as ``LocalFilesystemToS3Operator``.
 
-    :param path: the file to write; its manifest goes beside it, ``.jsonl.gz`` replaced by ``.manifest.json``.
-        (templated)
+    :param path: the file to write; its manifest goes beside it, ``.jsonl.gz`` (or ``.parquet``) replaced by
+        ``.manifest.json``. A name ending in the other format's suffix is an error. (templated)
     """
 
     template_fields: Sequence[str] = (*SRConnectExportOperator.template_fields, "path")
@@ -186,7 +252,15 @@ class SRConnectFetchLogsOperator(SRConnectExportOperator):
     def keys(self, window: LogWindow) -> ArchiveKeys:
         """Keys relative to the file's folder; staging in a hidden folder beside the file."""
         name = PurePath(self.path).name
-        return ArchiveKeys(name, name.removesuffix(DATA_SUFFIX) + MANIFEST_SUFFIX, f".{name}.staging/")
+        suffix = FORMATS[self.output_format].suffix
+        for other, spec in FORMATS.items():
+            if other != self.output_format and name.endswith(spec.suffix):
+                raise SRConnectParamError(
+                    "path",
+                    f"{name!r} ends in {spec.suffix!r} but output_format is {self.output_format!r}",
+                    f"End the file's name in {suffix!r}, or set output_format={other!r}.",
+                )
+        return ArchiveKeys(name, name.removesuffix(suffix) + MANIFEST_SUFFIX, f".{name}.staging/")
 
     def execute(self, context: Any) -> str:  # type: ignore[override]
         return str(super().execute(context)["data_uri"])

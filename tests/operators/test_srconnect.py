@@ -77,7 +77,9 @@ def test_s3_transfer_uploads_data_then_manifest_and_returns_no_secret(src, monke
     assert xcom["sha256"] == hashlib.sha256(data).hexdigest()
     head = s3.head_object(Bucket="archive", Key=key)
     assert head["ContentType"] == "application/gzip"
-    body = json.loads(s3.get_object(Bucket="archive", Key=key.replace(".jsonl.gz", ".manifest.json"))["Body"].read())
+    body = json.loads(
+        s3.get_object(Bucket="archive", Key=xcom["manifest_uri"].removeprefix("s3://archive/"))["Body"].read()
+    )
     assert body["sha256"] == xcom["sha256"]
     assert API_KEY not in json.dumps(xcom)
 
@@ -163,7 +165,8 @@ def test_gcs_transfer_uploads_the_file_then_the_manifest(src, mocker, monkeypatc
 
     (data_key, data_type, data), (manifest_key, manifest_type, manifest) = uploads
     assert xcom["data_uri"] == f"gs://archive/{data_key}" and data_key.endswith(".jsonl.gz")
-    assert manifest_key == data_key.removesuffix(".jsonl.gz") + ".manifest.json"
+    manifest_of_data = data_key.replace("invocations/", "_manifests/invocations/", 1).removesuffix(".jsonl.gz")
+    assert manifest_key == manifest_of_data + ".manifest.json"
     assert (data_type, manifest_type) == ("application/gzip", "application/json")
     assert json.loads(manifest)["sha256"] == hashlib.sha256(data).hexdigest() == xcom["sha256"]
     client.bucket.assert_called_with("archive")
