@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ from airflow_provider_srconnect import __version__, connection
 from airflow_provider_srconnect.get_provider_info import get_provider_info
 
 _LAYER_PACKAGES = ("hooks", "operators", "sensors", "triggers", "transfers")
+CHANGELOG = Path(__file__).resolve().parent.parent / "CHANGELOG.md"
+#: keep-a-changelog's kinds of change, in its order.
+_CHANGE_KINDS = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
 CLI_TIMEOUT = 120  # seconds; one `airflow` call normally takes about 2 s
 
 
@@ -158,3 +162,36 @@ def test_airflow_cli_lists_the_provider_and_stores_a_srconnect_connection() -> N
     assert stored["conn_type"] == "srconnect"
     assert (stored["host"], stored["login"]) == ("http://127.0.0.1:1", "a@example.com")
     assert stored["extra_dejson"] == {"team_id": "team-1"}
+
+
+def changelog_releases() -> list[tuple[str, str]]:
+    """(version, date) of each ``## [x.y.z] - YYYY-MM-DD`` heading of CHANGELOG.md, newest first."""
+    return re.findall(r"^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d{2}-\d{2})$", CHANGELOG.read_text(), re.MULTILINE)
+
+
+def test_the_changelog_is_in_keep_a_changelog_form() -> None:
+    text = CHANGELOG.read_text()
+    versions = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    kinds = set(re.findall(r"^### (.+)$", text, re.MULTILINE))
+    releases = changelog_releases()
+
+    assert text.startswith("# Changelog\n")
+    assert versions[0] == "[Unreleased]", "the first section collects what is not released yet"
+    assert len(versions) == len(releases) + 1, f"a heading is not `## [x.y.z] - YYYY-MM-DD`: {versions}"
+    assert kinds <= set(_CHANGE_KINDS), f"use only {_CHANGE_KINDS} as subsections, not {kinds - set(_CHANGE_KINDS)}"
+    numbers = [tuple(int(part) for part in version.split(".")) for version, _ in releases]
+    assert numbers == sorted(numbers, reverse=True), "newest release first"
+    assert [date for _, date in releases] == sorted((date for _, date in releases), reverse=True)
+    for name in ["Unreleased", *(version for version, _ in releases)]:
+        assert re.search(rf"^\[{re.escape(name)}\]: \S+$", text, re.MULTILINE), f"no link reference for [{name}]"
+
+
+def test_the_changelog_s_latest_release_is_the_package_version() -> None:
+    """The version is written once (``__version__``); the changelog's newest release must name it."""
+    (latest, _), *_ = changelog_releases()
+
+    assert latest == __version__, (
+        f"CHANGELOG.md's latest release is {latest}, the package is {__version__}: "
+        "move the Unreleased entries under a new heading when bumping __version__"
+    )
+    assert get_provider_info()["versions"] == [__version__]
