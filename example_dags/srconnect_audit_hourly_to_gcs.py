@@ -29,6 +29,7 @@ except ImportError:  # Airflow 2.11
     from airflow import DAG
     from airflow.timetables.interval import CronDataIntervalTimetable
 
+# [START howto_srconnect_hourly_dag]
 with DAG(
     dag_id="srconnect_audit_hourly_to_gcs",
     description="Hourly archive of the ScriptRunner Connect audit log to GCS",
@@ -41,6 +42,8 @@ with DAG(
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
     tags=["srconnect", "archive"],
 ) as dag:
+    # [END howto_srconnect_hourly_dag]
+    # [START howto_operator_srconnect_to_gcs]
     SRConnectToGCSOperator(
         task_id="archive_audit",
         log_type="audit",
@@ -49,3 +52,4 @@ with DAG(
         gcs_bucket="{{ var.value.get('srconnect_gcs_bucket', 'srconnect-archive') }}",
         prefix="{{ var.value.get('srconnect_prefix', 'srconnect') }}",
     )
+    # [END howto_operator_srconnect_to_gcs]

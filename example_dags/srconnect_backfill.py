@@ -54,6 +54,7 @@ except ImportError:  # Airflow 2.11
     from airflow import DAG
     from airflow.timetables.interval import CronDataIntervalTimetable
 
+# [START howto_srconnect_backfill_target]
 SRC_POOL = "srconnect_api"
 TARGET = {
     "srconnect_conn_id": "{{ params.srconnect_conn_id }}",
@@ -63,7 +64,9 @@ TARGET = {
     "on_expired": "skip",
     "pool": SRC_POOL,
 }
+# [END howto_srconnect_backfill_target]
 
+# [START howto_srconnect_backfill_dag]
 with DAG(
     dag_id="srconnect_backfill",
     description="Backfill-ready daily archive of ScriptRunner Connect invocation and audit logs",
@@ -88,3 +91,4 @@ with DAG(
     )
     archive_audit = SRConnectToS3Operator(task_id="archive_audit", log_type="audit", **TARGET)
     wait_for_window >> archive_invocations
+    # [END howto_srconnect_backfill_dag]

@@ -51,6 +51,7 @@ def local_archive_path(prefix: str, start: pendulum.DateTime, end: pendulum.Date
     return os.path.join(ARCHIVE_DIR or ".", archive_keys(prefix, "invocations", LogWindow(start, end)).data)
 
 
+# [START howto_srconnect_daily_dag]
 with DAG(
     dag_id="srconnect_invocations_daily",
     description="Daily archive of ScriptRunner Connect invocation logs",
@@ -64,6 +65,8 @@ with DAG(
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
     tags=["srconnect", "archive"],
 ) as dag:
+    # [END howto_srconnect_daily_dag]
+    # [START howto_sensor_srconnect_window_settled]
     wait_for_window = SRConnectWindowSettledSensor(
         task_id="wait_for_window_to_settle",
         srconnect_conn_id="{{ params.srconnect_conn_id }}",
@@ -71,7 +74,9 @@ with DAG(
         poke_interval=5 * 60,
         timeout=2 * 60 * 60,
     )
+    # [END howto_sensor_srconnect_window_settled]
     if ARCHIVE_DIR:
+        # [START howto_operator_srconnect_fetch_logs_local_mode]
         archive = SRConnectFetchLogsOperator(
             task_id="archive_invocations",
             srconnect_conn_id="{{ params.srconnect_conn_id }}",
@@ -79,7 +84,9 @@ with DAG(
             path="{{ local_archive_path(var.value.get('srconnect_prefix', 'srconnect'), "
             "data_interval_start, data_interval_end) }}",
         )
+        # [END howto_operator_srconnect_fetch_logs_local_mode]
     else:
+        # [START howto_operator_srconnect_to_s3]
         archive = SRConnectToS3Operator(
             task_id="archive_invocations",
             srconnect_conn_id="{{ params.srconnect_conn_id }}",
@@ -88,4 +95,5 @@ with DAG(
             prefix="{{ var.value.get('srconnect_prefix', 'srconnect') }}",
             include_logs="failed",
         )
+        # [END howto_operator_srconnect_to_s3]
     wait_for_window >> archive
