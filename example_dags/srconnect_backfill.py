@@ -63,6 +63,10 @@ TARGET = {
     "prefix": "{{ var.value.get('srconnect_prefix', 'srconnect') }}",
     "on_expired": "skip",
     "pool": SRC_POOL,
+    # No asset events from a backfill: months of days would trigger each downstream DAG once a day, and
+    # on Airflow 3.3 parallel tasks that first record the same new asset through an alias (a templated
+    # bucket) race to create it: one fails. The daily DAGs declare the archive; see docs/assets-and-lineage.md.
+    "outlets": [],
 }
 # [END howto_srconnect_backfill_target]
 

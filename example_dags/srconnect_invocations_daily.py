@@ -16,10 +16,11 @@ Configuration, read when a task runs (never while the file is parsed):
 - DAG params ``srconnect_conn_id`` and ``aws_conn_id``, which a manual run may override.
 
 Local mode: when the environment variable ``SRCONNECT_ARCHIVE_DIR`` is set where the DAG is parsed, the
-archive task writes the same layout under that folder instead of S3,
-``$SRCONNECT_ARCHIVE_DIR/{prefix}/invocations/dt=YYYY-MM-DD/{start}_{end}.jsonl.gz`` and its
-``.manifest.json``: a local file and the S3 object of the same day have the same relative key (and the
-same bytes). Give an absolute path;
+archive task writes the data file under that folder instead of S3,
+``$SRCONNECT_ARCHIVE_DIR/{prefix}/invocations/dt=YYYY-MM-DD/{start}_{end}.jsonl.gz``, with its
+``.manifest.json`` beside it (``SRConnectFetchLogsOperator``'s convention; on S3 the manifest goes under
+``{prefix}/_manifests/``): a local file and the S3 object of the same day have the same relative key (and
+the same bytes). Give an absolute path;
 ``scripts/demo`` uses this mode. The date in the key is the window's start day, not the run's logical date:
 ``airflow dags test srconnect_invocations_daily 2026-11-27`` archives 2026-11-26.
 """

@@ -86,11 +86,11 @@ def test_local_mode_writes_the_same_archive_to_a_folder(first: Archived, e2e: E2
         mp.setenv("SRCONNECT_ARCHIVE_DIR", str(archive_dir))
         run = run_dag(DAG_ID, days_ago(2))
     assert run.states == dict.fromkeys(TASKS, "success")
-    # The S3 key layout under the folder, manifest included.
+    # The S3 key of the data object under the folder; the manifest beside it (the fetch operator's way).
     files = sorted(p.relative_to(archive_dir).as_posix() for p in archive_dir.rglob("*") if p.is_file())
-    assert files == sorted([first.data_key, first.manifest_key])
+    assert files == [first.data_key, first.data_key.removesuffix(".jsonl.gz") + ".manifest.json"]
     data = Path(archive_dir, first.data_key).read_bytes()
-    manifest = json.loads(Path(archive_dir, first.manifest_key).read_text())
+    manifest = json.loads(Path(archive_dir, files[1]).read_text())
     assert data == first.data  # the same window gives the same bytes, whatever the destination
     assert manifest["dataObject"] == str(archive_dir / first.data_key)
     truth = e2e.sandbox.ground_truth.invocations(DEFAULT_TEAM, run.start, run.end)
