@@ -2,6 +2,8 @@
 
 Prints progress, then the results table and the targets, and writes ``bench/results.json`` and
 ``bench/results.md``. ``--quick`` runs every case at a small size, to check the setup in about two minutes.
+``--only SUBSTRING`` runs the cases whose name holds it (and the serialise measurement only if its name,
+"serialise + gzip", does): ``--only "no limit"`` gives JSONL and Parquet side by side at every size.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ PAGED_RECORDS = 10_000
 #: Sandbox density of the volume cases (invocations per hour; each page costs the sandbox O(page + hour)).
 VOLUME_PER_HOUR = 20_000
 ALL = CONTENDERS
+#: The name ``--only`` matches for the serialise measurement.
+SERIALISE = "serialise + gzip"
 
 
 def cases(quick: bool) -> list[Case]:
@@ -63,7 +67,14 @@ def cases(quick: bool) -> list[Case]:
         )
         for size in sizes
     ]
-    return [*logs, pages, *volume]
+    # Issue 7: the same windows archived as Parquet (ours only), checked against ours' JSONL by record id.
+    parquet = [
+        dataclasses.replace(
+            case, name=f"{case.name}, parquet", contenders=("ours",), output_format="parquet", reference=case.name
+        )
+        for case in volume
+    ]
+    return [*logs, pages, *volume, *parquet]
 
 
 def serialise(records: int) -> dict[str, Any] | None:
@@ -87,7 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the setup, measures little")
     parser.add_argument("--out", type=Path, default=HERE / "results.json", help="the JSON results (and .md beside)")
+    parser.add_argument(
+        "--only", metavar="SUBSTRING", help=f"run only the cases whose name holds it ('{SERIALISE}' is one)"
+    )
     args = parser.parse_args(argv)
+    plan = cases(args.quick)
+    measure_serialise = args.only is None or args.only in SERIALISE
+    if args.only is not None:
+        plan = [case for case in plan if args.only in case.name]
+        if not plan and not measure_serialise:
+            names = ", ".join(repr(case.name) for case in cases(args.quick))
+            parser.error(f"--only {args.only!r} matches none of {names} or {SERIALISE!r}")
     began = time.monotonic()
     machine = report.machine()
     print(
@@ -96,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    plan = cases(args.quick)
     windows = {}
     generation: dict[str, float] = {}
     for case in sorted(plan, key=lambda c: -c.records):  # the largest first: its time is the cold cost
@@ -107,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    serialised = serialise(20_000 if args.quick else 100_000)
+    serialised = serialise(20_000 if args.quick else 100_000) if measure_serialise else None
     if serialised:
         print(f"bench: serialise + gzip: {serialised['records_per_s']:,.0f} records/s", flush=True)
 
@@ -125,19 +145,29 @@ def main(argv: list[str] | None = None) -> int:
     machine["load_average_end"] = os.getloadavg()
     table = report.table(runs)
     checks = report.targets(runs, serialised)
-    text = "\n\n".join(
-        [
-            table,
-            report.phases_table(runs),
-            report.serialise_table(serialised) if serialised else "serialise: failed",
-            report.targets_text(checks),
-            f"Total {elapsed / 60:.1f} min on {machine['cpus']} CPUs ({machine['cpu_model']}), Python "
-            f"{machine['python']}; load average {machine['load_average'][0]:.2f} at the start, "
-            f"{machine['load_average_end'][0]:.2f} at the end.",
-        ]
-    )
+    if serialised:
+        serialise_text = report.serialise_table(serialised)
+    else:
+        serialise_text = f"{SERIALISE}: " + ("failed" if measure_serialise else f"not run (--only {args.only!r})")
+    parts = [
+        table,
+        report.phases_table(runs),
+        report.formats_table(runs),
+        serialise_text,
+        report.targets_text(checks),
+        f"Total {elapsed / 60:.1f} min on {machine['cpus']} CPUs ({machine['cpu_model']}), Python "
+        f"{machine['python']}; load average {machine['load_average'][0]:.2f} at the start, "
+        f"{machine['load_average_end'][0]:.2f} at the end.",
+    ]
+    text = "\n\n".join(part for part in parts if part)  # a table with no rows is left out
     print("\n" + text)
-    extra = {"machine": machine, "elapsed_s": elapsed, "quick": args.quick, "generation_s": generation}
+    extra = {
+        "machine": machine,
+        "elapsed_s": elapsed,
+        "quick": args.quick,
+        "only": args.only,
+        "generation_s": generation,
+    }
     report.write_json(args.out, runs, serialised, extra)
     args.out.with_suffix(".md").write_text(text + "\n")
     print(f"\nbench: wrote {args.out} and {args.out.with_suffix('.md')}")

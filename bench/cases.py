@@ -16,7 +16,7 @@ from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.sandbox import SandboxConfig
 from airflow_provider_srconnect.sandbox.data import HOUR_MS, ms_to_datetime
 from airflow_provider_srconnect.sandbox.window import Dataset
-from bench.spec import TEAM, ContenderName
+from bench.spec import TEAM, ContenderName, OutputFormat
 
 SEED = 5
 #: The budget the client gets when the sandbox has no limit: far above what one process can send.
@@ -39,7 +39,9 @@ class Case:
     """One row group of the table.
 
     ``rate`` None lifts the limit (sandbox and client); otherwise the sandbox enforces ``rate``/``burst``
-    per user and our client gets exactly that as its budget.
+    per user and our client gets exactly that as its budget. ``output_format`` "parquet" is ours alone
+    (the baselines write gzip NDJSON); its data is checked against ``reference``: the case, of the same
+    window, whose JSONL export by ours it must hold the same records as.
     """
 
     name: str
@@ -52,6 +54,17 @@ class Case:
     contenders: tuple[ContenderName, ...]
     days_back: int
     log_workers: int = 8
+    output_format: OutputFormat = "jsonl.gz"
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.output_format != "jsonl.gz" and self.contenders != ("ours",):
+            raise ValueError(f"{self.name}: only ours writes {self.output_format}")
+
+    @property
+    def suffix(self) -> str:
+        """The data object's suffix: ``.jsonl.gz`` or ``.parquet``."""
+        return ".parquet" if self.output_format == "parquet" else ".jsonl.gz"
 
     def sandbox_config(self) -> SandboxConfig:
         return SandboxConfig(

@@ -54,10 +54,27 @@ def _speedups(runs: list[Run]) -> dict[int, float]:
     }
 
 
+def _same_data(run: Run, ours: dict[str, Run]) -> str:
+    """Whether ``run`` landed the data ours did: the same NDJSON bytes, or for Parquet the same record ids.
+
+    A Parquet object is checked against ours' JSONL of its ``reference`` case (the same window): the
+    same records, in the same order, by invocation id; its columns are not compared value by value.
+    """
+    name = run.case.reference or run.case.name
+    reference = ours.get(name)
+    if run.landed is None:
+        return "✗"
+    if reference is None or reference.landed is None:
+        return f"n/a (no JSONL run of '{name}')"
+    if run.case.output_format == "parquet":
+        return "✓ (ids)" if reference.landed.ids_sha256 == run.landed.ids_sha256 else "✗ (ids)"
+    return "✓" if reference.landed.content_sha256 == run.landed.content_sha256 else "✗"
+
+
 def table(runs: list[Run]) -> str:
     """The results as Markdown, one row per contender run."""
     speedups = _speedups(runs)
-    reference = {r.case.name: r.landed.content_sha256 for r in runs if r.outcome.contender == "ours" and r.landed}
+    ours = {r.case.name: r for r in runs if r.outcome.contender == "ours" and r.case.output_format == "jsonl.gz"}
     head = (
         "| case | contender | records | P | k·N | T_min s | wall s | wall / T_min | x faster than (a) "
         "| 429 at server / surfaced | peak RSS MB (job adds) | records/s | same data as ours |"
@@ -71,7 +88,7 @@ def table(runs: list[Run]) -> str:
             rows.append(f"| {r.case.name} | {LABELS[o.contender]} | failed: {error} |" + " |" * 10)
             continue
         ratio = o.wall_s / t_min if t_min else None
-        same = "✓" if r.landed and reference.get(r.case.name) == r.landed.content_sha256 else "✗"
+        same = _same_data(r, ours)
         rows.append(
             f"| {r.case.name} | {LABELS[o.contender]} | {o.records:,} | {r.calls.pages:,} | {r.calls.log_calls:,} "
             f"| {_num(t_min)} | {_num(o.wall_s)} | {_num(ratio, 3)} | {_num(speedups.get(id(r)), 2)} "
@@ -104,6 +121,38 @@ def phases_table(runs: list[Run]) -> str:
             f"| {r.case.name} | {_num(r.t_min_s)} | {o.wall_s:.1f} | {c.first_api_at - o.started_at:.2f} "
             f"| {span:.1f} | {achieved:.2f} ({r.case.rate:g}) | {o.ended_at - c.last_api_at:.2f} |"
         )
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def _format_cells(run: Run | None) -> list[str]:
+    """Wall s, peak RSS MB (job adds), records/s and MiB landed of one run; dashes for none."""
+    if run is None or run.landed is None:
+        return ["-"] * 4
+    o = run.outcome
+    return [
+        f"{o.wall_s:.1f}",
+        f"{o.peak_rss_mb:,.0f} ({o.peak_rss_mb - o.rss_before_mb:+,.0f})",
+        f"{o.records / o.wall_s:,.0f}",
+        f"{run.landed.compressed_bytes / 2**20:,.1f}",
+    ]
+
+
+def formats_table(runs: list[Run]) -> str:
+    """Ours without a rate limit, JSONL and Parquet side by side per size (issue 7); empty with no Parquet run."""
+    by_size: dict[int, dict[str, Run]] = {}
+    for r in runs:
+        if r.outcome.contender == "ours" and r.outcome.ok and r.case.rate is None:
+            by_size.setdefault(r.window.records, {})[r.case.output_format] = r
+    if not any("parquet" in formats for formats in by_size.values()):
+        return ""
+    rows = [
+        "| records | wall s JSONL | wall s Parquet | peak RSS MB (job adds) JSONL | peak RSS MB (job adds) Parquet "
+        "| records/s JSONL | records/s Parquet | MiB landed JSONL | MiB landed Parquet |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for records, formats in sorted(by_size.items()):
+        jsonl, parquet = (_format_cells(formats.get(name)) for name in ("jsonl.gz", "parquet"))
+        rows.append(f"| {records:,} | " + " | ".join(f"{j} | {q}" for j, q in zip(jsonl, parquet, strict=True)) + " |")
     return "\n".join(rows)
 
 
@@ -152,17 +201,39 @@ def targets(runs: list[Run], serialise: dict[str, Any] | None) -> list[tuple[str
             )
         )
     volume = sorted((r for r in ours if r.case.rate is None), key=lambda r: r.outcome.records)
-    if volume:
-        peaks = [r.outcome.peak_rss_mb for r in volume]
+    for output_format, label in (("jsonl.gz", "ours"), ("parquet", "ours, Parquet")):
+        mine = [r for r in volume if r.case.output_format == output_format]
+        if not mine:
+            continue
+        peaks = [r.outcome.peak_rss_mb for r in mine]
         flat = max(peaks) - peaks[0] <= FLAT_RSS_MB
         checks.append(
             (
-                f"ours: peak RSS ≤ {MAX_RSS_MB:g} MB and flat (within {FLAT_RSS_MB:g} MB) from "
-                f"{volume[0].outcome.records:,} to {volume[-1].outcome.records:,} records",
+                f"{label}: peak RSS ≤ {MAX_RSS_MB:g} MB and flat (within {FLAT_RSS_MB:g} MB) from "
+                f"{mine[0].outcome.records:,} to {mine[-1].outcome.records:,} records",
                 max(peaks) <= MAX_RSS_MB and flat,
-                ", ".join(f"{r.outcome.records:,}: {r.outcome.peak_rss_mb:.0f} MB" for r in volume),
+                ", ".join(f"{r.outcome.records:,}: {r.outcome.peak_rss_mb:.0f} MB" for r in mine),
             )
         )
+    # Issue 7: Parquet keeps the same flat memory as JSONL (no more than FLAT_RSS_MB above it, size by size).
+    jsonl = {r.outcome.records: r for r in volume if r.case.output_format == "jsonl.gz"}
+    pairs = [
+        (jsonl[r.outcome.records], r)
+        for r in volume
+        if r.case.output_format == "parquet" and r.outcome.records in jsonl
+    ]
+    if pairs:
+        checks.append(
+            (
+                f"ours, Parquet: peak RSS within {FLAT_RSS_MB:g} MB of JSONL's at every size",
+                all(q.outcome.peak_rss_mb - j.outcome.peak_rss_mb <= FLAT_RSS_MB for j, q in pairs),
+                ", ".join(
+                    f"{q.outcome.records:,}: {q.outcome.peak_rss_mb:.0f} vs {j.outcome.peak_rss_mb:.0f} MB"
+                    for j, q in pairs
+                ),
+            )
+        )
+    if volume:
         for name in ("sequential", "http_operator"):
             mine = sorted(
                 (r for r in runs if r.outcome.contender == name and r.case.rate is None and r.outcome.ok),

@@ -2,14 +2,17 @@
 
 The result joins what the contender measured (job wall time, peak RSS, CPU) with what the servers
 saw (calls by route, 429s, the sandbox's CPU) and what landed in S3 (records, a digest of the
-decompressed data, so that contenders can be checked against each other).
+decompressed data and one of the record ids, so that contenders and formats can be checked against
+each other).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import itertools
+import json
 import os
 import resource
 import subprocess
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_srconnect.contract import InvocationField
 from bench.servers import Calls, CountingSandbox
 from bench.spec import Outcome, Spec
 
@@ -33,15 +37,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: A contender that takes longer than this is stopped (the whole benchmark must end by itself).
 CHILD_TIMEOUT_S = 900
 _buckets = itertools.count(1)
+#: The record id: the benchmark exports invocation records.
+ID = InvocationField.ID
 
 
 @dataclass(frozen=True)
 class Landed:
-    """The data object a contender wrote: its records and the sha256 of its decompressed bytes."""
+    """The data object a contender wrote.
+
+    ``content_sha256`` is the sha256 of the decompressed NDJSON (comparable between JSONL objects) or
+    of the Parquet file's bytes; ``ids_sha256`` that of the record ids in file order, one a line
+    (comparable between the formats).
+    """
 
     records: int
     content_sha256: str
     compressed_bytes: int
+    ids_sha256: str
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,18 @@ def _parent_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def inspect(s3: Any, bucket: str, key: str) -> Landed:
-    """Stream the object, gunzip it (every member) and count and hash its lines."""
+def _ids(digest: Any, lines: bytes) -> None:
+    """Add the record id of each complete NDJSON line in ``lines`` to ``digest``."""
+    for line in lines.splitlines():
+        digest.update(json.loads(line)[ID].encode() + b"\n")
+
+
+def inspect_jsonl(s3: Any, bucket: str, key: str) -> Landed:
+    """Stream the object, gunzip it (every member) and count, hash and read the ids of its lines."""
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    digest = hashlib.sha256()
+    digest, ids = hashlib.sha256(), hashlib.sha256()
     lines = compressed = 0
+    partial = b""
     inflate = zlib.decompressobj(wbits=31)
     for chunk in body.iter_chunks(1 << 20):
         compressed += len(chunk)
@@ -78,10 +97,25 @@ def inspect(s3: Any, bucket: str, key: str) -> Landed:
             data = inflate.decompress(chunk)
             digest.update(data)
             lines += data.count(b"\n")
+            whole, _, partial = (partial + data).rpartition(b"\n")
+            _ids(ids, whole)
             chunk = inflate.unused_data
             if chunk:  # the next gzip member
                 inflate = zlib.decompressobj(wbits=31)
-    return Landed(lines, digest.hexdigest(), compressed)
+    _ids(ids, partial)  # a last line without its newline (none, in a well-formed object)
+    return Landed(lines, digest.hexdigest(), compressed, ids.hexdigest())
+
+
+def inspect_parquet(s3: Any, bucket: str, key: str) -> Landed:
+    """Read the whole object (a Parquet footer is at its end): its rows and their ids."""
+    import pyarrow.parquet as pq
+
+    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    table = pq.read_table(io.BytesIO(data), columns=[ID])
+    ids = hashlib.sha256()
+    for batch in table.to_batches():
+        ids.update(b"".join(one.encode() + b"\n" for one in batch.column(0).to_pylist()))
+    return Landed(table.num_rows, hashlib.sha256(data).hexdigest(), len(data), ids.hexdigest())
 
 
 def _empty(s3: Any, bucket: str) -> None:
@@ -102,13 +136,14 @@ def run_one(case: Case, window: Window, contender: ContenderName, moto: MotoS3) 
             sandbox_url=sandbox.url,
             s3_url=moto.url,
             bucket=bucket,
-            key=f"{case.name.replace(' ', '_').replace('/', '_')}.jsonl.gz",
+            key=case.name.replace(" ", "_").replace("/", "_") + case.suffix,
             start=start,
             end=end,
             include_logs=case.include_logs,
             rate=case.client_rate,
             burst=case.client_burst,
             log_workers=case.log_workers,
+            output_format=case.output_format,
         )
         spec_path, outcome_path = Path(tmp, "spec.json"), Path(tmp, "outcome.json")
         spec.dump(spec_path)
@@ -134,6 +169,7 @@ def run_one(case: Case, window: Window, contender: ContenderName, moto: MotoS3) 
             tail = Path(tmp, "child.log").read_text(errors="replace")[-800:]
             outcome = Outcome(contender, ok=False, wall_s=time.perf_counter() - began, error=f"no outcome: {tail}")
         calls = sandbox.calls()
+    inspect = inspect_parquet if case.output_format == "parquet" else inspect_jsonl
     landed = inspect(s3, bucket, outcome.key) if outcome.ok else None
     _empty(s3, bucket)
     return Run(case, window, outcome, calls, sandbox_cpu, landed)

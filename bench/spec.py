@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 ContenderName = Literal["ours", "sequential", "http_operator"]
+#: What the data object is: gzip NDJSON (every contender) or Parquet (ours only).
+OutputFormat = Literal["jsonl.gz", "parquet"]
 CONTENDERS: tuple[ContenderName, ...] = ("ours", "sequential", "http_operator")
 #: The sandbox's default user, team and bucket layout every contender uses.
 EMAIL = "sandbox@example.com"
@@ -21,7 +23,7 @@ class Spec:
     """One job: export ``[start, end)`` of the sandbox at ``sandbox_url`` into ``bucket`` on ``s3_url``.
 
     ``rate`` and ``burst`` are the client budget (ours: the connection extras; the baselines have
-    none). ``log_workers`` is ours only.
+    none). ``log_workers`` and ``output_format`` "parquet" are ours only.
     """
 
     contender: ContenderName
@@ -35,6 +37,7 @@ class Spec:
     rate: float
     burst: int
     log_workers: int = 8
+    output_format: OutputFormat = "jsonl.gz"
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))

@@ -47,6 +47,7 @@ def prepare(spec: Spec) -> Job:
         prefix=PREFIX,
         include_logs=spec.include_logs,
         log_workers=spec.log_workers,
+        output_format=spec.output_format,
     )
     context = {"data_interval_start": pendulum.parse(spec.start), "data_interval_end": pendulum.parse(spec.end)}
 
