@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect._json import ENCODER as _ENCODER
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.schema import (
     BOOL,
@@ -53,8 +53,6 @@ COMPRESSION: Final = "zstd"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 _INT64 = range(-(2**63), 2**63)
-#: The one encoder of JSON text: the same value always gives the same text.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _missing(detail: str) -> SRConnectParamError:

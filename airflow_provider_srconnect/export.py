@@ -18,9 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-import msgspec
-
 from airflow_provider_srconnect import __version__, contract
+from airflow_provider_srconnect._json import ENCODER as _ENCODER
 from airflow_provider_srconnect._parquet import COMPRESSION as PARQUET_COMPRESSION
 from airflow_provider_srconnect._parquet import ParquetRecordWriter, require_pyarrow, writer_version
 from airflow_provider_srconnect.exceptions import SRConnectLogsNotStoredError, SRConnectParamError
@@ -302,37 +301,6 @@ def _oldest(window: deque[_Slot], failed: list[Future[dict[str, Any]]]) -> dict[
     return head.result() if isinstance(head, Future) else head
 
 
-#: msgpack's marker of a float64: a record without this byte in its msgpack form has no float.
-_FLOAT64 = b"\xcb"
-
-
-class _RecordEncoder:
-    """``json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, 3x faster.
-
-    For the values ``json.loads`` returns, msgspec writes the same text but for floats: it writes
-    ``1e16`` for ``1e+16`` and ``null`` for ``NaN``. So a record with a float (0xcb in its msgpack form;
-    rarely a false alarm from an int or a string), or one msgspec refuses (a key not a str, an int
-    beyond 64 bits), goes through ``json``: the text is the same either way. (msgspec also encodes
-    sets and datetimes, which ``json`` refuses; records are parsed JSON and hold neither.)
-    """
-
-    def __init__(self) -> None:
-        self._msgspec = msgspec.json.Encoder(order="sorted")
-        self._msgpack = msgspec.msgpack.Encoder()
-        self._json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-    def encode(self, record: dict[str, Any]) -> str:
-        """The record as one line of JSON (no newline)."""
-        try:
-            if _FLOAT64 not in self._msgpack.encode(record):
-                return self._msgspec.encode(record).decode()
-        except (TypeError, ValueError, OverflowError):
-            pass  # json raises its own error, if any
-        return self._json.encode(record)
-
-
-#: The one encoder of every record (``json.dumps`` with options builds a new encoder per call).
-_ENCODER = _RecordEncoder()
 #: Encoded lines go to gzip in blocks of about this many characters, not one ``write`` per record
 #: (``GzipFile`` buffers nothing before Python 3.12). zlib's output does not depend on how its
 #: input is split, so the bytes are the same.
