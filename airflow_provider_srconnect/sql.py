@@ -285,8 +285,8 @@ Nothing SRC sends is dropped. At each record level, the `extra` column is the JS
 - every field the schema does not declare, with its value as sent, including unknown keys inside a
   declared object, at their path (`{"workspace": {"color": "red"}}`);
 - every declared field whose value its column cannot hold (text where a number was declared, an object
-  where text was, a time that is not ISO-8601 or epoch ms, or one finer than milliseconds): its column is
-  then null and `extra` has the value as sent.
+  where text was, a time that is not ISO-8601 or epoch ms, one finer than milliseconds or one outside the
+  years 1-9999): its column is then null and `extra` has the value as sent.
 
 `extra` is null when nothing is left over. Merging `extra` over the typed columns gives the record back.
 Every Parquet column is nullable: a field SRC sent as null and one it left out both read as null.

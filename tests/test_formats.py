@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import importlib.util
 import io
 import json
 import logging
+import subprocess
 import sys
 from typing import Any
 
@@ -126,7 +128,7 @@ def without_nulls(item: Any) -> Any:
 
 
 def read_rows(data: bytes) -> list[dict[str, Any]]:
-    return pq.read_table(io.BytesIO(data)).to_pylist()
+    return pq.read_table(io.BytesIO(data), use_threads=False).to_pylist()
 
 
 def test_parquet_round_trips_every_record_with_its_logs():
@@ -198,6 +200,39 @@ def test_epoch_millisecond_times_fill_the_timestamp_column():
     assert row[F.START_TIME] == dt.datetime(2025, 11, 10, 1, 2, 3, 456000, tzinfo=dt.UTC) and row[EXTRA] is None
 
 
+@pytest.mark.parametrize(
+    ("wire", "column"),
+    [
+        ("0001-01-01T00:00:00.000Z", dt.datetime(1, 1, 1, tzinfo=dt.UTC)),
+        ("9999-12-31T23:59:59.999Z", dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC)),
+        ("2026-11-10T01:02:03.456+02:00", dt.datetime(2026, 11, 9, 23, 2, 3, 456000, tzinfo=dt.UTC)),
+        (-1, dt.datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC)),
+        (253_402_300_800_000, None),  # epoch ms past year 9999: kept in extra
+    ],
+)
+def test_times_at_the_edges_fill_the_column_or_go_whole_to_extra(wire, column):
+    data, _ = export(ListHook([{F.ID: "a", F.START_TIME: wire}]), output_format="parquet")
+    (row,) = read_rows(data)
+    assert row[F.START_TIME] == column
+    assert (row[EXTRA] is None) == (column is not None)
+    assert column is not None or json.loads(row[EXTRA]) == {F.START_TIME: wire}
+
+
+def test_writing_parquet_does_not_import_pandas():
+    """pyarrow's list conversions import pandas when it is installed (~45 MB in a task); the writer does not."""
+    if importlib.util.find_spec("pandas") is None:
+        pytest.skip("pandas is not installed here, so nothing could import it")
+    code = (
+        "import io, sys\n"
+        "from airflow_provider_srconnect._parquet import ParquetRecordWriter\n"
+        "with ParquetRecordWriter(io.BytesIO(), 'invocations') as writer:\n"
+        "    writer.write({'invocationId': 'a', 'startTime': '2026-11-10T01:02:03.456Z'})\n"
+        "assert writer.row_groups == 1\n"
+        "sys.exit('pandas' in sys.modules)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 def big(n: int, text: int = 10) -> dict[str, Any]:
     return {F.ID: f"inv-{n:06d}", F.START_TIME: 1_762_736_523_000 + n, F.EXECUTION_STATUS: "X" * text}
 
@@ -253,7 +288,7 @@ def test_parquet_bytes_are_the_same_on_a_rerun_and_name_their_writer():
 
 def test_an_empty_window_is_a_valid_empty_file():
     data, result = export(ListHook([]), output_format="parquet")
-    assert result.records == 0 and pq.read_table(io.BytesIO(data)).num_rows == 0
+    assert result.records == 0 and pq.read_table(io.BytesIO(data), use_threads=False).num_rows == 0
     assert pq.read_schema(io.BytesIO(data)).names == arrow_schema("invocations").names
 
 
@@ -278,7 +313,9 @@ def test_sub_windows_end_row_groups_in_one_file_and_are_never_staged(tmp_path, c
     assert CHECKPOINT_KEY not in store.values and "not resumable" in caplog.text
     data = (tmp_path / keys.data).read_bytes()
     whole, _ = export(hook, output_format="parquet")
-    assert pq.read_table(io.BytesIO(data)).equals(pq.read_table(io.BytesIO(whole)))  # the same rows
+    assert pq.read_table(io.BytesIO(data), use_threads=False).equals(
+        pq.read_table(io.BytesIO(whole), use_threads=False)
+    )  # the same rows
     assert len(row_groups(data)) == 4 and len(row_groups(whole)) == 1  # one per sub-window
     assert result.records == sum(row_groups(data))
     assert json.loads((tmp_path / keys.manifest).read_text())["format"] == "parquet"
