@@ -351,9 +351,14 @@ class ParquetRecordWriter:
             table = pa.concat_tables(self._tables)
             self._writer.write_table(table, row_group_size=table.num_rows)
             self.row_groups += 1
+            del table
         self._tables = []
         self._pending = 0
         self._sizer.text = 0
+        # Arrow's default allocator (mimalloc) keeps freed pages for its own reuse, where Python and
+        # boto3 (on the C allocator) cannot use them: give them back, or the upload that follows the
+        # file lands on top of the writer's peak.
+        pa.default_memory_pool().release_unused()
 
     def close(self) -> None:
         self.end_row_group()
