@@ -103,6 +103,13 @@ def test_the_manifest_fields_are_all_described() -> None:
     assert not undescribed, f"docs/archive-layout.md: add the manifest fields {undescribed} to its table"
 
 
+def test_the_layout_page_states_the_spool_size_in_use() -> None:
+    from airflow_provider_srconnect.publish import SPOOL_BYTES
+
+    layout = " ".join((DOCS / "archive-layout.md").read_text().split())
+    assert f"in memory up to {SPOOL_BYTES >> 20} MiB" in layout
+
+
 def test_the_fault_matrix_in_the_docs_names_every_case() -> None:
     from tests.faults import test_fault_matrix
 
