@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 #: Records converted to one Arrow record batch at a time.
 BATCH_ROWS: Final = 1024
 #: A row group holds at most this many records ...
-ROW_GROUP_ROWS: Final = 16_384
+ROW_GROUP_ROWS: Final = 8_192
 #: ... and closes once its text (strings and JSON) reaches about this many characters.
 ROW_GROUP_TEXT: Final = 32 << 20
 COMPRESSION: Final = "zstd"

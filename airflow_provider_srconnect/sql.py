@@ -270,7 +270,7 @@ BigQuery or Spark. Every manifest records `format` and `schemaVersion`.
   lists of structs in the invocation's row (one row per invocation, so a query over invocations never
   joins, and `UNNEST` reaches the lines), plus an `extra` column per record level (record, console line,
   HTTP entry, related entity) that keeps whatever the typed columns do not hold. zstd-compressed, written
-  in row groups while streaming (at most 16,384 records or about 32 MB of text each, and one ends at each
+  in row groups while streaming (at most 8,192 records or about 32 MB of text each, and one ends at each
   sub-window's end).
 
 "Name and shape" says where each field's JSON name and type come from: documented by SRC, assumed (the

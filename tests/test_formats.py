@@ -401,6 +401,13 @@ def test_every_assumed_field_rests_on_an_entry_of_the_contract_table():
     assert schema.assumption_topics() <= topics
 
 
+def test_the_schema_page_states_the_row_group_bounds_in_use():
+    from airflow_provider_srconnect._parquet import ROW_GROUP_ROWS, ROW_GROUP_TEXT
+
+    text = " ".join(schema_markdown().split())
+    assert f"at most {ROW_GROUP_ROWS:,} records or about {ROW_GROUP_TEXT >> 20} MB of text each" in text
+
+
 def test_docs_schema_md_is_up_to_date():
     page = (REPO_ROOT / "docs" / "schema.md").read_text()
     assert page == schema_markdown(REPO_ROOT / "docs" / "queries"), (
