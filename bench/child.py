@@ -40,6 +40,14 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def import_cost_mb(*modules: str) -> float:
+    """The resident MiB that importing ``modules`` adds: a fixed cost, counted apart from the job."""
+    before = rss_mb()
+    for name in modules:
+        importlib.import_module(name)
+    return rss_mb() - before
+
+
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -68,6 +76,8 @@ def run(spec: Spec) -> Outcome:
     except Exception as error:
         outcome.error = f"prepare: {type(error).__name__}: {error}"
         return outcome
+    if spec.output_format == "parquet":  # the writer would import these inside the job
+        outcome.library_mb = import_cost_mb("pyarrow.json", "pyarrow.parquet")
     outcome.rss_before_mb = rss_mb()
     cpu_before = cpu_s()
     started = time.perf_counter()

@@ -65,6 +65,8 @@ class Outcome:
     records: int = 0
     key: str = ""
     rss_before_mb: float = 0.0
+    #: What importing the output format's library (pyarrow, for Parquet) added before the job.
+    library_mb: float = 0.0
     peak_rss_mb: float = 0.0
     cpu_s: float = 0.0
     error: str = ""
