@@ -281,20 +281,31 @@ class PageWalk:
         self.pages = 0
         self.records = 0
         self._current: dict[str, str] | None = self._scheme.first_params()
-        self._seen: set[tuple[tuple[str, str], ...]] = set()
+        self._asked = 0
+        self._previous: list[tuple[str, str]] | None = None
+        self._mark: list[tuple[str, str]] | None = None
 
     def next_params(self) -> Params | None:
-        """The query of the next page, or None when the listing is done."""
+        """The query of the next page, or None when the listing is done.
+
+        A repeated cursor is caught in constant memory (Brent's cycle detection): each query is compared
+        with the one before it and with a mark moved to the 1st, 2nd, 4th, 8th, ... query, so a server
+        that cycles through cursors is stopped within about twice the cycle's length. A set of every
+        cursor seen grew with the window (10,000 pages for 1M records).
+        """
         if self._current is None:
             return None
-        key = tuple(sorted(self._current.items()))
-        if key in self._seen or self.pages >= MAX_PAGES:
+        key = sorted(self._current.items())
+        if key in (self._previous, self._mark) or self._asked >= MAX_PAGES:
             raise SRConnectContractError(
                 f"{self.what}: the server sent page {self.pages + 1} "
                 f"with a cursor already seen, or more than {MAX_PAGES} pages"
             )
-        self._seen.add(key)
-        return self.base_params + list(self._current.items())
+        self._asked += 1
+        self._previous = key
+        if self._asked & (self._asked - 1) == 0:  # a power of two
+            self._mark = key
+        return self.base_params + key
 
     def accept(self, body: Any) -> list[dict[str, Any]]:
         """Check one page and return its records inside the window."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import tracemalloc
 from typing import Any
 
 import pendulum
@@ -10,7 +12,8 @@ import pytest
 import requests
 
 from airflow_provider_srconnect import contract
-from airflow_provider_srconnect._paging import PageNumberPagination
+from airflow_provider_srconnect._api import PageWalk
+from airflow_provider_srconnect._paging import CursorPagination, PageNumberPagination
 from airflow_provider_srconnect.exceptions import (
     SRConnectAuthError,
     SRConnectContractError,
@@ -98,6 +101,43 @@ def test_a_repeated_cursor_stops_the_walk(make_hook, requests_mock):
     with pytest.raises(SRConnectContractError, match="cursor already seen"):
         list(make_hook().iter_invocation_logs(START, END))
     assert requests_mock.call_count == 2
+
+
+def _walk() -> PageWalk:
+    return PageWalk("a listing", [], 100, "startTime", START, END, CursorPagination("cursor", "next"))
+
+
+def _page(token: str) -> dict[str, Any]:
+    return {contract.ITEMS_FIELD: [], "next": token}
+
+
+@pytest.mark.parametrize("cycle", [1, 2, 3, 7, 20])
+def test_a_cycle_of_cursors_is_stopped_within_about_twice_its_length(cycle):
+    walk = _walk()
+    asked = 0
+    with pytest.raises(SRConnectContractError, match="cursor already seen"):
+        for n in itertools.count():
+            walk.next_params()
+            asked += 1
+            walk.accept(_page(f"cursor-{n % cycle}"))
+    assert cycle < asked <= 3 * cycle + 2
+
+
+def test_a_long_walk_holds_constant_memory():
+    walk = _walk()
+    tracemalloc.start()
+    try:
+        walk.next_params()
+        walk.accept(_page("first"))
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(20_000):
+            walk.next_params()
+            walk.accept(_page(f"{n:08d}" * 16))  # a long opaque token each page, none repeated
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert walk.pages == 20_001
+    assert grown < 4096, f"the walk kept {grown} bytes over 20,000 pages"
 
 
 @pytest.mark.parametrize(
