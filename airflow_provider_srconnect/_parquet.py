@@ -15,9 +15,8 @@ hold JSON-ready values: timestamps as ISO text with milliseconds and a ``Z``.
 The conversion is lossless: a value that its column cannot hold (another type, a timestamp finer than
 milliseconds or outside the years 1-9999, an object where text was declared) leaves the column null
 and goes, as sent, into the ``extra`` column of its record level, together with every field the
-schema does not declare. Reading
-``extra`` back and merging it over the typed columns gives the record as SRC served it (keys that SRC
-sent as null and keys it left out both read as null).
+schema does not declare. Reading ``extra`` back and merging it over the typed columns gives the record
+as SRC served it (keys that SRC sent as null and keys it left out both read as null).
 
 The bytes depend only on the records, the sub-window boundaries and the pyarrow version (the file
 records ``created_by: parquet-cpp-arrow version X``): no time or random id is written.
