@@ -4,6 +4,8 @@ Prints progress, then the results table and the targets, and writes ``bench/resu
 ``bench/results.md``. ``--quick`` runs every case at a small size, to check the setup in about two minutes.
 ``--only SUBSTRING`` runs the cases whose name holds it (and the serialise measurement only if its name,
 "serialise + gzip", does): ``--only "no limit"`` gives JSONL and Parquet side by side at every size.
+``--sizes 10000,100000,1000000,3000000`` sets the records of the unlimited windows (the baselines run up
+to 100k).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,16 +35,27 @@ LATENCY_MS = 150.0
 PAGED_RECORDS = 10_000
 #: Sandbox density of the volume cases (invocations per hour; each page costs the sandbox O(page + hour)).
 VOLUME_PER_HOUR = 20_000
+#: Records of the unlimited windows; the baselines stop at BASELINES_UP_TO (their memory grows with N).
+VOLUME_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (2_000, 10_000, 30_000)
+BASELINES_UP_TO = 100_000
 ALL = CONTENDERS
 #: The name ``--only`` matches for the serialise measurement.
 SERIALISE = "serialise + gzip"
 
 
-def cases(quick: bool) -> list[Case]:
+def label(records: int) -> str:
+    """10000 → "10k", 3000000 → "3M"."""
+    for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if records >= unit and records % unit == 0:
+            return f"{records // unit}{suffix}"
+    return f"{records:,}"
+
+
+def cases(quick: bool, sizes: tuple[int, ...] | None = None) -> list[Case]:
     n = 40 if quick else LOG_INVOCATIONS
     paged = 2_000 if quick else PAGED_RECORDS
-    sizes = (2_000, 10_000, 30_000) if quick else (10_000, 100_000, 1_000_000)
-    label = {2_000: "2k", 10_000: "10k", 30_000: "30k", 100_000: "100k", 1_000_000: "1M"}
+    sizes = sizes or (QUICK_SIZES if quick else VOLUME_SIZES)
     logs = [
         Case(f"logs, {rate:g} req/s", "all", n, 60, LATENCY_MS, rate, int(rate), ALL, days_back=3)
         for rate in (5.0, 20.0)
@@ -51,19 +65,19 @@ def cases(quick: bool) -> list[Case]:
         dataclasses.replace(logs[-1], name="logs, 20 req/s, 4 log workers", contenders=("ours",), log_workers=4)
     )
     pages = Case(
-        f"no logs, 20 req/s, {label[paged]}", "none", paged, VOLUME_PER_HOUR, LATENCY_MS, 20.0, 20, ALL, days_back=6
+        f"no logs, 20 req/s, {label(paged)}", "none", paged, VOLUME_PER_HOUR, LATENCY_MS, 20.0, 20, ALL, days_back=6
     )
     volume = [
         Case(
-            f"no logs, no limit, {label[size]}",
+            f"no logs, no limit, {label(size)}",
             "none",
             size,
             VOLUME_PER_HOUR,
             0.0,
             None,
             1,
-            ALL if size < sizes[-1] else ("ours",),
-            days_back=6,
+            ALL if size < sizes[-1] and size <= BASELINES_UP_TO else ("ours",),
+            days_back=max(6, math.ceil(size / VOLUME_PER_HOUR / 24) + 2),  # the window ends days before now
         )
         for size in sizes
     ]
@@ -101,13 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", metavar="SUBSTRING", help=f"run only the cases whose name holds it ('{SERIALISE}' is one)"
     )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: tuple(sorted(int(n) for n in text.split(","))),
+        metavar="N,N,...",
+        help=f"records of the unlimited windows (default {','.join(map(str, VOLUME_SIZES))})",
+    )
     args = parser.parse_args(argv)
-    plan = cases(args.quick)
+    plan = cases(args.quick, args.sizes)
     measure_serialise = args.only is None or args.only in SERIALISE
     if args.only is not None:
         plan = [case for case in plan if args.only in case.name]
         if not plan and not measure_serialise:
-            names = ", ".join(repr(case.name) for case in cases(args.quick))
+            names = ", ".join(repr(case.name) for case in cases(args.quick, args.sizes))
             parser.error(f"--only {args.only!r} matches none of {names} or {SERIALISE!r}")
     began = time.monotonic()
     machine = report.machine()
