@@ -43,11 +43,11 @@ ID = InvocationField.ID
 
 @dataclass(frozen=True)
 class Landed:
-    """The data object a contender wrote.
+    """The data a contender wrote (a window's Parquet may be several files).
 
     ``content_sha256`` is the sha256 of the decompressed NDJSON (comparable between JSONL objects) or
-    of the Parquet file's bytes; ``ids_sha256`` that of the record ids in file order, one a line
-    (comparable between the formats).
+    of the Parquet files' bytes, one after another; ``ids_sha256`` that of the record ids in file order,
+    one a line (comparable between the formats).
     """
 
     records: int
@@ -107,15 +107,23 @@ def inspect_jsonl(s3: Any, bucket: str, key: str) -> Landed:
 
 
 def inspect_parquet(s3: Any, bucket: str, key: str) -> Landed:
-    """Read the whole object (a Parquet footer is at its end): its rows and their ids."""
+    """Read the window's files whole (a Parquet footer is at its end), ``key`` and then ``{name}-0001.parquet``
+    and on: their rows and their ids, in order."""
     import pyarrow.parquet as pq
 
-    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    table = pq.read_table(io.BytesIO(data), columns=[ID], use_threads=False)
-    ids = hashlib.sha256()
-    for batch in table.to_batches():
-        ids.update(b"".join(one.encode() + b"\n" for one in batch.column(0).to_pylist()))
-    return Landed(table.num_rows, hashlib.sha256(data).hexdigest(), len(data), ids.hexdigest())
+    stem = key.removesuffix(".parquet")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{stem}-").get("Contents", [])
+    digest, ids = hashlib.sha256(), hashlib.sha256()
+    rows = size = 0
+    for one in [key, *sorted(item["Key"] for item in listed)]:
+        data = s3.get_object(Bucket=bucket, Key=one)["Body"].read()
+        table = pq.read_table(io.BytesIO(data), columns=[ID], use_threads=False)
+        for batch in table.to_batches():
+            ids.update(b"".join(value.encode() + b"\n" for value in batch.column(0).to_pylist()))
+        digest.update(data)
+        rows += table.num_rows
+        size += len(data)
+    return Landed(rows, digest.hexdigest(), size, ids.hexdigest())
 
 
 def _empty(s3: Any, bucket: str) -> None:
