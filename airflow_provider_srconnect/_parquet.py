@@ -5,8 +5,10 @@ pyarrow is an optional extra (``parquet``) and is imported only when a Parquet f
 Records are converted ``BATCH_ROWS`` at a time into Arrow tables, and the tables become one row group
 once they hold ``ROW_GROUP_ROWS`` records or about ``ROW_GROUP_TEXT`` characters of text (records with
 attached logs are large), or when the caller ends a sub-window. So the writer holds one row group, plus
-the file's footer: pyarrow keeps the description of every row group written (50-90 KB each) until the
-file is closed, ~6-8 MB per million records (``python -m bench.writer`` measures it).
+the file's footer: pyarrow keeps the description of every row group written (~40 KB each, ~1 KB per
+column chunk) until the file is closed, and copies it to write it. The export therefore starts a new
+file after ``FILE_ROW_GROUPS`` row groups, which bounds the footer to ~1.3 MB whatever the window's size
+(``python -m bench.writer`` measures the writer alone).
 
 Rows reach Arrow as JSON lines read by ``pyarrow.json`` against the explicit schema, not through
 ``pa.array``/``from_pylist``: those import pandas whenever it is installed (to ask whether a list is
@@ -59,6 +61,8 @@ BATCH_ROWS: Final = 1024
 ROW_GROUP_ROWS: Final = 8_192
 #: ... and closes once its text (strings and JSON) reaches about this many characters.
 ROW_GROUP_TEXT: Final = 32 << 20
+#: A file holds at most this many row groups (so at most 262,144 records); the export goes on in a new one.
+FILE_ROW_GROUPS: Final = 32
 COMPRESSION: Final = "zstd"
 _EPOCH = dt.datetime(1970, 1, 1)
 _INT64 = range(-(2**63), 2**63)
@@ -365,11 +369,15 @@ class ParquetRecordWriter:
         self.end_row_group()
         self._writer.close()
 
+    def abandon(self) -> None:
+        """Stop without the rows still buffered; the caller discards the half-written file."""
+        self._writer.close()
+
     def __enter__(self) -> ParquetRecordWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
             self.close()
-        else:  # leave the half-written file; the caller discards it
-            self._writer.close()
+        else:
+            self.abandon()

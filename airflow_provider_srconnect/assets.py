@@ -64,6 +64,7 @@ def event_extra(window: LogWindow, log_type: str, summary: Mapping[str, Any]) ->
         "records": summary["records"],
         "bytes": summary["bytes"],
         "data_uri": summary["data_uri"],
+        "data_uris": summary["data_uris"],
         "manifest_uri": summary["manifest_uri"],
     }
 

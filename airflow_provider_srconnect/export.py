@@ -1,9 +1,10 @@
-"""The export core: one window of SRC logs streamed into gzip NDJSON, with its keys and manifest.
+"""The export core: one window of SRC logs streamed into gzip NDJSON or Parquet, with its keys and manifest.
 
 Destination-agnostic: it writes into any binary file object and leaves publishing to the
 ``publish`` module. Memory stays flat (one page, plus a bounded window of log fetches, at a time) and
 the output is deterministic: the same records give byte-identical data. ``write_window`` writes
 one gzip member; a window exported in sub-windows is their members concatenated (valid gzip).
+``write_parquet`` writes Parquet files, a new one every ``_parquet.FILE_ROW_GROUPS`` row groups.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from airflow_provider_srconnect import __version__, contract
+from airflow_provider_srconnect import __version__, _parquet, contract
 from airflow_provider_srconnect._json import ENCODER as _ENCODER
 from airflow_provider_srconnect._parquet import COMPRESSION as PARQUET_COMPRESSION
 from airflow_provider_srconnect._parquet import ParquetRecordWriter, require_pyarrow, writer_version
@@ -32,7 +33,7 @@ from airflow_provider_srconnect.schema import LOGS_NOT_STORED_KEY as LOGS_NOT_ST
 from airflow_provider_srconnect.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     import pendulum
 
@@ -133,6 +134,25 @@ class ExportResult:
 
 
 @dataclass(frozen=True)
+class Archived:
+    """A window's published data objects, in order, by URI: one, unless a Parquet window needed several files."""
+
+    objects: tuple[tuple[str, ExportResult], ...]
+
+    @property
+    def records(self) -> int:
+        return sum(one.records for _, one in self.objects)
+
+    @property
+    def bytes(self) -> int:
+        return sum(one.bytes for _, one in self.objects)
+
+    @property
+    def logs_not_stored(self) -> int:
+        return sum(one.logs_not_stored for _, one in self.objects)
+
+
+@dataclass(frozen=True)
 class ArchiveKeys:
     """Where a window's data object and manifest go, relative to the bucket or folder.
 
@@ -143,6 +163,16 @@ class ArchiveKeys:
     data: str
     manifest: str
     staging: str
+
+    def data_file(self, index: int) -> str:
+        """The key of the window's ``index``-th data object: ``data``, then ``{name}-0001{suffix}`` and on.
+
+        Only a Parquet export of more than ``_parquet.FILE_ROW_GROUPS`` row groups writes more than one.
+        """
+        if index == 0:
+            return self.data
+        suffix = next((spec.suffix for spec in FORMATS.values() if self.data.endswith(spec.suffix)), "")
+        return f"{self.data.removesuffix(suffix)}-{index:04d}{suffix}"
 
 
 def archive_keys(prefix: str, log_type: str, window: LogWindow, output_format: str = "jsonl.gz") -> ArchiveKeys:
@@ -319,9 +349,7 @@ def _block(lines: list[str]) -> bytes:
 
 
 def write_window(hook: SRConnectHook, window: LogWindow, request: ExportRequest, out: IO[bytes]) -> ExportResult:
-    """Stream the window's records into ``out`` (gzip NDJSON: one member; or Parquet); return counts and the sha256."""
-    if request.output_format == "parquet":
-        return write_parquet(hook, [window], request, out)
+    """Stream the window's records into ``out`` as one gzip NDJSON member; return counts and the sha256."""
     digest = DigestWriter(out)
     records = not_stored = pending = 0
     lines: list[str] = []
@@ -342,38 +370,70 @@ def write_window(hook: SRConnectHook, window: LogWindow, request: ExportRequest,
     return ExportResult(records, digest.size, digest.sha256.hexdigest(), not_stored)
 
 
-def write_parquet(
-    hook: SRConnectHook, parts: Sequence[LogWindow], request: ExportRequest, out: IO[bytes]
-) -> ExportResult:
-    """Stream sub-windows, one after another, into ``out`` as one Parquet file; return counts and the sha256.
+class _ParquetFile:
+    """One Parquet data object being written, with its counts and digest."""
 
-    A row group ends at each sub-window's end (and wherever ``_parquet`` bounds its size), so the bytes
-    depend on the records and the step, as gzip members do.
+    def __init__(self, out: IO[bytes], log_type: str) -> None:
+        self.digest = DigestWriter(out)
+        self.writer = ParquetRecordWriter(self.digest, log_type)
+        self.records = self.not_stored = 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.writer.write(record)
+        self.records += 1
+        self.not_stored += bool(record.get(LOGS_NOT_STORED_KEY))
+
+    def close(self) -> ExportResult:
+        self.writer.close()
+        return ExportResult(self.records, self.digest.size, self.digest.sha256.hexdigest(), self.not_stored)
+
+
+def write_parquet(
+    hook: SRConnectHook, parts: Sequence[LogWindow], request: ExportRequest, open_file: Callable[[], IO[bytes]]
+) -> list[ExportResult]:
+    """Stream sub-windows, one after another, into Parquet files taken from ``open_file``; return each one's result.
+
+    A row group ends at each sub-window's end (and wherever ``_parquet`` bounds its size). A file ends after
+    ``_parquet.FILE_ROW_GROUPS`` row groups, when more records follow: so there is always one file, none is
+    empty unless the window is, and the bytes depend on the records and the step, as gzip members do.
     """
-    digest = DigestWriter(out)
-    records = not_stored = 0
-    with ParquetRecordWriter(digest, request.log_type) as writer:
+    file = _ParquetFile(open_file(), request.log_type)
+    results: list[ExportResult] = []
+    try:
         for part in parts:
             for record in _attach_logs(hook, _records(hook, part, request), request):
-                writer.write(record)
-                records += 1
-                not_stored += bool(record.get(LOGS_NOT_STORED_KEY))
-            writer.end_row_group()
-    return ExportResult(records, digest.size, digest.sha256.hexdigest(), not_stored)
+                if file.writer.row_groups >= _parquet.FILE_ROW_GROUPS:
+                    results.append(file.close())
+                    file = _ParquetFile(open_file(), request.log_type)
+                file.write(record)
+            file.writer.end_row_group()
+    except BaseException:
+        file.writer.abandon()
+        raise
+    results.append(file.close())
+    return results
 
 
 def manifest(
     window: LogWindow,
     request: ExportRequest,
-    result: ExportResult,
+    archived: Archived,
     *,
-    data_uri: str,
     started: pendulum.DateTime,
     finished: pendulum.DateTime,
 ) -> bytes:
-    """The manifest object, written after the data object it describes."""
+    """The manifest object, written after the data objects it describes.
+
+    ``objects`` lists every data object; ``dataObject`` and ``sha256`` are the first one's, ``records``,
+    ``logsNotStored`` and ``bytes`` the totals (with one object, as in every gzip NDJSON export, the same).
+    """
+    first_uri, first = archived.objects[0]
     body = {
-        "dataObject": data_uri,
+        "dataObject": first_uri,
+        "objects": [
+            {"uri": uri, "records": one.records, "bytes": one.bytes, "sha256": one.sha256}
+            for uri, one in archived.objects
+        ],
         "window": {
             "start": window.start.isoformat(),
             "end": window.end.isoformat(),
@@ -382,10 +442,10 @@ def manifest(
         "logType": request.log_type,
         "filters": request.filters(),
         "includeLogs": request.include_logs,
-        "records": result.records,
-        "logsNotStored": result.logs_not_stored,
-        "bytes": result.bytes,
-        "sha256": result.sha256,
+        "records": archived.records,
+        "logsNotStored": archived.logs_not_stored,
+        "bytes": archived.bytes,
+        "sha256": first.sha256,
         "format": request.output_format,
         "schemaVersion": SCHEMA_VERSION,
         "providerVersion": __version__,

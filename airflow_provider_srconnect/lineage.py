@@ -1,9 +1,10 @@
 """OpenLineage for an export: the SRC team's log stream in, the object written out.
 
 - input: namespace ``srconnect://{region}/{team_id}``, name the log type (``invocations``, ``audit``);
-- output: the data object, named as the OpenLineage provider names storage objects: namespace
-  ``s3://{bucket}`` or ``gs://{bucket}`` and the key as name (a local file: namespace ``file``, its
-  path), with an ``outputStatistics`` facet (record count and byte size).
+- outputs: the data objects (one, unless a Parquet window needed several files), named as the
+  OpenLineage provider names storage objects: namespace ``s3://{bucket}`` or ``gs://{bucket}`` and the
+  key as name (a local file: namespace ``file``, its path), each with an ``outputStatistics`` facet
+  (record count and byte size).
 
 Everything here is a no-op when the OpenLineage provider is not installed: ``export_lineage`` returns
 None and imports nothing from it.
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow.providers.openlineage.extractors import OperatorLineage
 
 NAMESPACE_SCHEME = "srconnect"
@@ -38,9 +41,9 @@ def output_name(data_uri: str) -> tuple[str, str]:
 
 
 def export_lineage(
-    *, region: str, team_id: str, log_type: str, data_uri: str, records: int, size: int
+    *, region: str, team_id: str, log_type: str, outputs: Sequence[tuple[str, int, int]]
 ) -> OperatorLineage[Any, Any] | None:
-    """The lineage of one export, or None when the OpenLineage provider is not installed."""
+    """The lineage of one export (``outputs``: URI, records, bytes of each data object), or None without OpenLineage."""
     try:
         from airflow.providers.common.compat.openlineage.facet import (
             InputDataset,
@@ -51,14 +54,11 @@ def export_lineage(
     except ImportError:
         return None
 
-    namespace, name = output_name(data_uri)
+    datasets = []
+    for uri, records, size in outputs:
+        namespace, name = output_name(uri)
+        statistics = OutputStatisticsOutputDatasetFacet(rowCount=records, size=size)
+        datasets.append(OutputDataset(namespace=namespace, name=name, outputFacets={"outputStatistics": statistics}))
     return OperatorLineage(
-        inputs=[InputDataset(namespace=input_namespace(region, team_id), name=log_type)],
-        outputs=[
-            OutputDataset(
-                namespace=namespace,
-                name=name,
-                outputFacets={"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=records, size=size)},
-            )
-        ],
+        inputs=[InputDataset(namespace=input_namespace(region, team_id), name=log_type)], outputs=datasets
     )

@@ -1,4 +1,4 @@
-"""Publishing one window: sub-windows → gzip members → one data object, then its manifest.
+"""Publishing one window: sub-windows → gzip members → one data object (or Parquet files), then its manifest.
 
 The data object is the gzip members of the window's sub-windows (``step``), concatenated in time
 order, which is valid gzip. Its decompressed content (records, order, bytes) does not depend on
@@ -7,8 +7,12 @@ object appear whole or not at all. The manifest is the commit marker: a rewrite 
 manifest first, and the new one is written only after the data object.
 
 Parquet: the sub-windows go into one file, a row group (or more) each, so its bytes too depend only
-on the records and the step (and the pyarrow version). Parquet files do not concatenate, so a
-Parquet export is not staged and a retry reads the whole window again.
+on the records and the step (and the pyarrow version); past ``_parquet.FILE_ROW_GROUPS`` row groups
+the export goes on in a new file (``{start}_{end}-0001.parquet``, and on). The files wait on local disk
+until the whole window is read, then are uploaded in order, so a failed export changes nothing. A rerun
+that writes fewer files than the old manifest lists deletes the rest with that manifest (the files
+first: a rerun after a failure in between finds the manifest and deletes them again). Parquet files do
+not concatenate, so a Parquet export is not staged and a retry reads the whole window again.
 
 Resume (gzip NDJSON): with a task state store (``context["task_state_store"]``, Airflow 3.3+) and more
 than one sub-window, each finished member is uploaded to a staging key and checkpointed. A retry downloads
@@ -20,10 +24,12 @@ the whole window again. Either way the data object is byte-identical to an unint
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import secrets
 import shutil
 import tempfile
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +39,7 @@ from airflow_provider_srconnect import __version__
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.export import (
     FORMATS,
+    Archived,
     DigestWriter,
     ExportResult,
     manifest,
@@ -188,31 +195,70 @@ def publish(
     destination: Destination,
     store: StateStore | None,
     log: Log,
-) -> ExportResult:
-    """Export ``job``'s window, publish its data object and then its manifest; return what was written.
+) -> Archived:
+    """Export ``job``'s window, publish its data objects and then its manifest; return what was written.
 
     :param store: the task state store to checkpoint in, or None to restart the window on a retry.
     """
     started = pendulum.now("UTC")
     parts = job.parts()
-    data_uri = destination.uri(job.keys.data)
     output = FORMATS[job.request.output_format]
-    if store is not None and len(parts) > 1 and not output.concatenates:
-        log.info("A %s export is not resumable: a retry reads the whole window again", job.request.output_format)
-    checkpoints = Checkpoints(store if len(parts) > 1 and output.concatenates else None, log)
-    checkpoint = _resume_point(checkpoints, job, data_uri, destination, log)
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        if not output.concatenates:
-            part = write_parquet(hook, parts, job.request, spool)
-            result = _publish_data(destination, job.keys, spool, [part], output.content_type)
-        else:
+    checkpoint = None
+    if not output.concatenates:
+        if store is not None and len(parts) > 1:
+            log.info("A %s export is not resumable: a retry reads the whole window again", job.request.output_format)
+        archived = _publish_files(hook, job, parts, destination, log)
+    else:
+        checkpoints = Checkpoints(store if len(parts) > 1 else None, log)
+        checkpoint = _resume_point(checkpoints, job, destination.uri(job.keys.data), destination, log)
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
             result = _publish_members(hook, job, parts, destination, checkpoints, checkpoint, spool, log)
-    body = manifest(job.window, job.request, result, data_uri=data_uri, started=started, finished=pendulum.now("UTC"))
+        archived = Archived(((destination.uri(job.keys.data), result),))
+    body = manifest(job.window, job.request, archived, started=started, finished=pendulum.now("UTC"))
     destination.upload_bytes(job.keys.manifest, body, MANIFEST_CONTENT_TYPE)
     if checkpoint is not None:
         checkpoints.drop()
         _delete_quietly(destination, checkpoint.member_keys(), log)
-    return result
+    return archived
+
+
+def _publish_files(
+    hook: SRConnectHook, job: Job, parts: list[LogWindow], destination: Destination, log: Log
+) -> Archived:
+    """Write the window's Parquet files (each spooled, then left on disk), then upload them in order."""
+    content_type = FORMATS[job.request.output_format].content_type
+    with ExitStack() as stack:
+        spools: list[tempfile.SpooledTemporaryFile[bytes]] = []
+
+        def open_file() -> IO[bytes]:
+            if spools:
+                spools[-1].rollover()  # a finished file waits on disk, not in memory
+            spools.append(stack.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)))
+            return spools[-1]
+
+        results = write_parquet(hook, parts, job.request, open_file)
+        earlier = _files_listed(destination, job, log)
+        destination.delete([*(job.keys.data_file(i) for i in range(len(results), earlier)), job.keys.manifest])
+        objects = []
+        for index, (spool, result) in enumerate(zip(spools, results, strict=True)):
+            key = job.keys.data_file(index)
+            spool.seek(0)
+            destination.upload_file(key, spool, content_type)
+            objects.append((destination.uri(key), result))
+    return Archived(tuple(objects))
+
+
+def _files_listed(destination: Destination, job: Job, log: Log) -> int:
+    """How many data objects of this format the window's current manifest lists (0 if there is none)."""
+    body = io.BytesIO()
+    if not destination.download(job.keys.manifest, body):
+        return 0
+    try:
+        listed = json.loads(body.getvalue())
+        return len(listed["objects"]) if listed["format"] == job.request.output_format else 0
+    except (ValueError, KeyError, TypeError):  # an older manifest (no "objects": one file) or not one at all
+        log.info("The manifest at %s lists no data objects; replacing it", destination.uri(job.keys.manifest))
+        return 0
 
 
 def _publish_members(
@@ -235,7 +281,7 @@ def _publish_members(
         if staging is not None:
             staging.members = list(members)
             checkpoints.save(staging)
-    return _publish_data(destination, job.keys, spool, members, DATA_CONTENT_TYPE)
+    return _publish_data(destination, job.keys, spool, members)
 
 
 def _resume_point(
@@ -299,9 +345,9 @@ def _export_part(
 
 
 def _publish_data(
-    destination: Destination, keys: ArchiveKeys, spool: IO[bytes], members: list[ExportResult], content_type: str
+    destination: Destination, keys: ArchiveKeys, spool: IO[bytes], members: list[ExportResult]
 ) -> ExportResult:
-    """Upload the assembled object; the old manifest goes first, so none describes other data."""
+    """Upload the assembled gzip object; the old manifest goes first, so none describes other data."""
     spool.seek(0)
     sha256 = hashlib.sha256()
     size = 0
@@ -310,7 +356,7 @@ def _publish_data(
         size += len(block)
     spool.seek(0)
     destination.delete([keys.manifest])
-    destination.upload_file(keys.data, spool, content_type)
+    destination.upload_file(keys.data, spool, DATA_CONTENT_TYPE)
     return ExportResult(
         records=sum(m.records for m in members),
         bytes=size,

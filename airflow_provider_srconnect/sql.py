@@ -259,9 +259,10 @@ _INTRO = """
 An archive holds, per log type, one data object per window,
 `{prefix}/{log_type}/dt=YYYY-MM-DD/{start}_{end}.jsonl.gz` or `….parquet` (`output_format`), and its
 `….manifest.json` at the same path under `{prefix}/_manifests/`, so the table folders hold data objects
-only. The `dt=` folders are Hive-style partitions (the window's start day, UTC),
-so each `{prefix}/{log_type}/` folder is a table partitioned by `dt`, read in place by DuckDB, Athena,
-BigQuery or Spark. Every manifest records `format` and `schemaVersion`.
+only. (A Parquet window of more than 32 row groups goes on in `{start}_{end}-0001.parquet` and on.)
+The `dt=` folders are Hive-style partitions (the window's start day, UTC), so each
+`{prefix}/{log_type}/` folder is a table partitioned by `dt`, read in place by DuckDB, Athena, BigQuery
+or Spark. Every manifest records `format` and `schemaVersion`.
 
 - **gzip JSON Lines** (`jsonl.gz`, the default): one line per record, the record exactly as SRC served it
   (keys sorted), plus the keys the export adds (`_consoleLogLines`, `_httpLogEntries`, `_logsNotStored`,
@@ -271,7 +272,7 @@ BigQuery or Spark. Every manifest records `format` and `schemaVersion`.
   joins, and `UNNEST` reaches the lines), plus an `extra` column per record level (record, console line,
   HTTP entry, related entity) that keeps whatever the typed columns do not hold. zstd-compressed, written
   in row groups while streaming (at most 8,192 records or about 32 MB of text each, and one ends at each
-  sub-window's end).
+  sub-window's end), at most 32 row groups per file.
 
 "Name and shape" says where each field's JSON name and type come from: documented by SRC, assumed (the
 linked row of the README's assumed-contract table; the sandbox serves these shapes), or added by the export.

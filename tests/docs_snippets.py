@@ -245,7 +245,7 @@ EXTRA_PURPOSE = {
 def manifest_example() -> str:
     import pendulum
 
-    from airflow_provider_srconnect.export import ExportRequest, ExportResult, archive_keys, manifest
+    from airflow_provider_srconnect.export import Archived, ExportRequest, ExportResult, archive_keys, manifest
     from airflow_provider_srconnect.windows import LogWindow
 
     window = LogWindow(pendulum.datetime(2026, 11, 26, tz="UTC"), pendulum.datetime(2026, 11, 27, tz="UTC"))
@@ -253,8 +253,14 @@ def manifest_example() -> str:
     body = manifest(
         window,
         ExportRequest(include_logs="failed"),
-        ExportResult(records=485, bytes=201002, sha256=hashlib.sha256(b"example").hexdigest(), logs_not_stored=0),
-        data_uri=f"s3://my-archive/{keys.data}",
+        Archived(
+            (
+                (
+                    f"s3://my-archive/{keys.data}",
+                    ExportResult(485, bytes=201002, sha256=hashlib.sha256(b"example").hexdigest(), logs_not_stored=0),
+                ),
+            )
+        ),
         started=pendulum.datetime(2026, 11, 27, 0, 20, 3, tz="UTC"),
         finished=pendulum.datetime(2026, 11, 27, 0, 20, 9, tz="UTC"),
     )

@@ -21,6 +21,7 @@ from airflow_provider_srconnect.export import (
     FULL_MESSAGE_KEY,
     HTTP_ENTRIES_KEY,
     LOGS_NOT_STORED_KEY,
+    Archived,
     ExportRequest,
     archive_keys,
     manifest,
@@ -190,8 +191,7 @@ def test_manifest_describes_the_object():
         manifest(
             WINDOW,
             ExportRequest(execution_statuses=("FINISHED",)),
-            result,
-            data_uri="s3://b/k",
+            Archived((("s3://b/k", result),)),
             started=started,
             finished=started.add(seconds=3),
         )

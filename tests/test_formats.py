@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import importlib.util
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
 from typing import Any
@@ -17,12 +19,19 @@ import pendulum
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_srconnect import contract, schema
+from airflow_provider_srconnect import _parquet, contract, schema
 from airflow_provider_srconnect._parquet import ParquetRecordWriter, arrow_schema
 from airflow_provider_srconnect.destinations.local import LocalDestination
 from airflow_provider_srconnect.exceptions import SRConnectParamError
-from airflow_provider_srconnect.export import ExportRequest, archive_keys, manifest, write_window
-from airflow_provider_srconnect.operators.srconnect import SRConnectFetchLogsOperator
+from airflow_provider_srconnect.export import (
+    Archived,
+    ExportRequest,
+    archive_keys,
+    manifest,
+    write_parquet,
+    write_window,
+)
+from airflow_provider_srconnect.operators.srconnect import SRConnectExportOperator, SRConnectFetchLogsOperator
 from airflow_provider_srconnect.publish import CHECKPOINT_KEY, Job, publish
 from airflow_provider_srconnect.sandbox import DEFAULT_TEAM, SandboxConfig, logfiles
 from airflow_provider_srconnect.sandbox.window import Dataset
@@ -85,9 +94,23 @@ class ListHook:
     iter_audit_logs = iter_invocation_logs
 
 
+class Files(list[io.BytesIO]):
+    """In-memory files, opened one after another."""
+
+    def open(self) -> io.BytesIO:
+        self.append(io.BytesIO())
+        return self[-1]
+
+
 def export(hook: Any, window: LogWindow = WINDOW, **request: Any) -> tuple[bytes, Any]:
+    """The window as one data object: gzip NDJSON, or Parquet (which must fit one file)."""
+    wanted = ExportRequest(**request)
+    if wanted.output_format == "parquet":
+        files = Files()
+        (result,) = write_parquet(hook, [window], wanted, files.open)
+        return files[0].getvalue(), result
     out = io.BytesIO()
-    result = write_window(hook, window, ExportRequest(**request), out)
+    result = write_window(hook, window, wanted, out)
     return out.getvalue(), result
 
 
@@ -276,8 +299,7 @@ def test_parquet_bytes_are_the_same_on_a_rerun_and_name_their_writer():
         manifest(
             WINDOW,
             ExportRequest(output_format="parquet"),
-            result,
-            data_uri="s3://b/k.parquet",
+            Archived((("s3://b/k.parquet", result),)),
             started=started,
             finished=started,
         )
@@ -319,6 +341,74 @@ def test_sub_windows_end_row_groups_in_one_file_and_are_never_staged(tmp_path, c
     assert len(row_groups(data)) == 4 and len(row_groups(whole)) == 1  # one per sub-window
     assert result.records == sum(row_groups(data))
     assert json.loads((tmp_path / keys.manifest).read_text())["format"] == "parquet"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def files_under(root: Any) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_a_window_past_the_files_row_groups_goes_on_in_more_files(tmp_path, monkeypatch):
+    hook = SandboxHook(invocations_per_hour=30)
+    destination = LocalDestination(tmp_path)
+    keys = archive_keys("p", "invocations", WINDOW, "parquet")
+    job = Job(WINDOW, ExportRequest(output_format="parquet"), keys, dt.timedelta(hours=2))  # 6 row groups
+    monkeypatch.setattr(_parquet, "FILE_ROW_GROUPS", 4)
+
+    archived = publish(hook, job, destination, None, LOG)
+
+    names = [keys.data, keys.data.removesuffix(".parquet") + "-0001.parquet"]
+    assert files_under(tmp_path) == sorted([*names, keys.manifest])
+    datas = [(tmp_path / name).read_bytes() for name in names]
+    assert [len(row_groups(data)) for data in datas] == [4, 2]
+    whole, _ = export(hook, output_format="parquet")
+    rows = [row for data in datas for row in read_rows(data)]
+    assert rows == read_rows(whole)  # the same rows, in order
+    body = json.loads((tmp_path / keys.manifest).read_text())
+    assert body["objects"] == [
+        {"uri": str(tmp_path / name), "records": len(read_rows(data)), "bytes": len(data), "sha256": sha256(data)}
+        for name, data in zip(names, datas, strict=True)
+    ]
+    assert (body["dataObject"], body["sha256"]) == (str(tmp_path / names[0]), sha256(datas[0]))
+    assert (body["records"], body["bytes"]) == (len(rows), sum(map(len, datas))) == (archived.records, archived.bytes)
+
+    assert publish(hook, job, destination, None, LOG) == archived  # a rerun: the same files
+    assert [(tmp_path / name).read_bytes() for name in names] == datas
+
+    monkeypatch.setattr(_parquet, "FILE_ROW_GROUPS", 6)
+    rewritten = publish(hook, job, destination, None, LOG)  # now one file: the second one goes
+    assert files_under(tmp_path) == sorted([keys.data, keys.manifest])
+    assert read_rows((tmp_path / keys.data).read_bytes()) == rows
+    assert [uri for uri, _ in rewritten.objects] == [str(tmp_path / keys.data)]
+    assert len(json.loads((tmp_path / keys.manifest).read_text())["objects"]) == 1
+
+
+def test_a_parquet_export_that_fails_leaves_the_published_files_as_they_were(tmp_path, monkeypatch):
+    destination = LocalDestination(tmp_path)
+    keys = archive_keys("p", "invocations", WINDOW, "parquet")
+    job = Job(WINDOW, ExportRequest(output_format="parquet"), keys, dt.timedelta(hours=2))
+    monkeypatch.setattr(_parquet, "FILE_ROW_GROUPS", 2)
+    publish(SandboxHook(invocations_per_hour=30), job, destination, None, LOG)
+    before = {name: (tmp_path / name).read_bytes() for name in files_under(tmp_path)}
+    assert len(before) == 4  # three files and the manifest
+
+    class FailsLate(SandboxHook):
+        """Serves the first sub-windows of a denser dataset, then fails."""
+
+        calls = 0
+
+        def iter_invocation_logs(self, start: Any, end: Any, **query: Any) -> Any:
+            self.calls += 1
+            if self.calls == 5:
+                raise RuntimeError("the API went away")
+            return super().iter_invocation_logs(start, end, **query)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        publish(FailsLate(invocations_per_hour=90), job, destination, None, LOG)
+    assert {name: (tmp_path / name).read_bytes() for name in files_under(tmp_path)} == before
 
 
 def test_jsonl_and_parquet_give_the_same_rows_in_duckdb(tmp_path):
@@ -406,6 +496,19 @@ def test_the_schema_page_states_the_row_group_bounds_in_use():
 
     text = " ".join(schema_markdown().split())
     assert f"at most {ROW_GROUP_ROWS:,} records or about {ROW_GROUP_TEXT >> 20} MB of text each" in text
+
+
+def test_the_docs_state_the_files_row_group_bound_in_use():
+    from airflow_provider_srconnect._parquet import FILE_ROW_GROUPS, ROW_GROUP_ROWS
+
+    pages = ["archive-layout.md", "assets-and-lineage.md", "operators/srconnect_to_s3.md"]
+    texts = [schema_markdown(), *((REPO_ROOT / "docs" / page).read_text() for page in pages)]
+    texts.append((REPO_ROOT / "README.md").read_text())
+    texts += [str(SRConnectExportOperator.__doc__), str(SRConnectFetchLogsOperator.__doc__)]
+    for text in (" ".join(text.split()) for text in texts):
+        bounds = re.findall(r"(\d[\d,]*) row groups", text)
+        assert bounds and set(bounds) == {str(FILE_ROW_GROUPS)}, text[:80]
+        assert set(re.findall(r"row groups \(([\d,]+) records", text)) <= {f"{FILE_ROW_GROUPS * ROW_GROUP_ROWS:,}"}
 
 
 def test_docs_schema_md_is_up_to_date():

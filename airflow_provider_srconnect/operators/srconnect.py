@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_srconnect.destinations import Destination
+    from airflow_provider_srconnect.export import Archived
     from airflow_provider_srconnect.windows import LogWindow
 
 
@@ -65,9 +66,10 @@ class SRConnectExportOperator(BaseOperator):
         sub-window under the staging prefix and checkpoint it in the task state store, so that a
         retry resumes after it. Elsewhere (or False) a retry reads the whole window again.
     :param output_format: ``"jsonl.gz"`` (gzip NDJSON, the default) or ``"parquet"`` (typed columns, see
-        ``docs/schema.md``; needs the ``parquet`` extra). With a ``step``, each sub-window ends a row group
-        of the one Parquet file; a Parquet export is never staged, so ``durable`` does not apply to it.
-        (templated)
+        ``docs/schema.md``; needs the ``parquet`` extra). With a ``step``, each sub-window ends a row group.
+        A Parquet file holds at most 32 row groups (262,144 records); a larger window goes on in
+        ``{name}-0001.parquet`` and on, all listed in the manifest's ``objects`` and the result's
+        ``data_uris``. A Parquet export is never staged, so ``durable`` does not apply to it. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -160,25 +162,28 @@ class SRConnectExportOperator(BaseOperator):
         self._persist_link(context)
         job = Job(window, self._request(), self.keys(window), self.step)
         destination = self.destination()
-        result = publish(self.hook, job, destination, self._state_store(context), self.log)
-        data_uri = destination.uri(job.keys.data)
+        archived = publish(self.hook, job, destination, self._state_store(context), self.log)
+        data_uris = [uri for uri, _ in archived.objects]
+        first_uri, first = archived.objects[0]
         self.log.info(
-            "Archived %d %s records of [%s, %s) to %s (sha256 %s)",
-            result.records,
+            "Archived %d %s records of [%s, %s) to %s (sha256 %s)%s",
+            archived.records,
             job.request.log_type,
             window.start,
             window.end,
-            data_uri,
-            result.sha256,
+            first_uri,
+            first.sha256,
+            f" and {len(data_uris) - 1} more files beside it" if len(data_uris) > 1 else "",
         )
         summary = {
-            "data_uri": data_uri,
+            "data_uri": first_uri,
+            "data_uris": data_uris,
             "manifest_uri": destination.uri(job.keys.manifest),
-            "records": result.records,
-            "bytes": result.bytes,
-            "sha256": result.sha256,
+            "records": archived.records,
+            "bytes": archived.bytes,
+            "sha256": first.sha256,
         }
-        self._report(context, window, summary)
+        self._report(context, window, summary, archived)
         return summary
 
     def archive_asset_uri(self) -> str | None:
@@ -202,7 +207,7 @@ class SRConnectExportOperator(BaseOperator):
         except Exception as error:  # the export itself reports a bad connection or team
             self.log.warning("No SRC Reporting link for this task: %s", error)
 
-    def _report(self, context: Any, window: LogWindow, summary: dict[str, Any]) -> None:
+    def _report(self, context: Any, window: LogWindow, summary: dict[str, Any], archived: Archived) -> None:
         """Tell Airflow what was written: the extra of the outlets' asset events, and the lineage."""
         outlet_events = context.get("outlet_events") if hasattr(context, "get") else None
         if outlet_events is not None and self.outlets:
@@ -212,13 +217,11 @@ class SRConnectExportOperator(BaseOperator):
             "region": self.hook.settings.region,
             "team_id": self.hook.team(self.team_id or None),
             "log_type": self.log_type,
-            "data_uri": summary["data_uri"],
-            "records": summary["records"],
-            "size": summary["bytes"],
+            "outputs": [(uri, one.records, one.bytes) for uri, one in archived.objects],
         }
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
-        """OpenLineage, when its provider is installed: the team's log stream in, the data object out."""
+        """OpenLineage, when its provider is installed: the team's log stream in, the data objects out."""
         return lineage.export_lineage(**self._lineage) if self._lineage else None
 
     def _state_store(self, context: Any) -> StateStore | None:
@@ -237,7 +240,9 @@ class SRConnectFetchLogsOperator(SRConnectExportOperator):
     For handing on to an existing transfer such as ``LocalFilesystemToS3Operator``.
 
     :param path: the file to write; its manifest goes beside it, ``.jsonl.gz`` (or ``.parquet``) replaced by
-        ``.manifest.json``. A name ending in the other format's suffix is an error. (templated)
+        ``.manifest.json``. A name ending in the other format's suffix is an error. A Parquet window of more
+        than 32 row groups goes on in ``{name}-0001.parquet`` and on beside it (the manifest lists them);
+        the task returns the first file's path. (templated)
     """
 
     template_fields: Sequence[str] = (*SRConnectExportOperator.template_fields, "path")

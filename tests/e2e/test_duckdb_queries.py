@@ -1,16 +1,21 @@
 """The documented queries, run by DuckDB over archives the example DAGs wrote (both formats), against the truth.
 
 ``srconnect_backfill`` archives two days of invocations and audit records to S3 (moto), once as gzip
-JSON Lines and once as Parquet. The objects are copied to a local folder with their keys, and DuckDB reads
-each log type's folder as a Hive-partitioned table through the views of ``docs/schema.md``. Each query of
-``docs/queries/`` must give exactly what the sandbox's ``GroundTruth`` says, in both formats.
+JSON Lines and once as Parquet. The Parquet run reads each day in four sub-windows (four row groups) and
+ends a file after three, so each day is two Parquet files, as a window past ``FILE_ROW_GROUPS`` is. The
+objects are copied to a local folder with their keys, and DuckDB reads each log type's folder as a
+Hive-partitioned table through the views of ``docs/schema.md``. Each query of ``docs/queries/`` must
+give exactly what the sandbox's ``GroundTruth`` says, in both formats.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from airflow_provider_srconnect import contract, schema
+from airflow_provider_srconnect import _parquet, contract, schema
 from airflow_provider_srconnect.export import FORMATS, archive_keys
 from airflow_provider_srconnect.operators.srconnect import SRConnectExportOperator
 from airflow_provider_srconnect.sandbox import DEFAULT_TEAM
@@ -34,6 +39,9 @@ DAG_ID = "srconnect_backfill"
 QUERIES = REPO_ROOT / "docs" / "queries"
 OUTPUT_FORMATS = ("jsonl.gz", "parquet")
 DAYS_AGO = (3, 2)
+#: The Parquet run: four sub-windows a day, a new file after three row groups.
+PARQUET_STEP = dt.timedelta(hours=6)
+PARQUET_FILE_ROW_GROUPS = 3
 TASKS = {"wait_for_window_to_settle", "archive_invocations", "archive_audit"}
 F = contract.InvocationField
 
@@ -43,20 +51,36 @@ def prefix_of(output_format: str) -> str:
 
 
 def in_format(output_format: str) -> Any:
-    """Make the DAG's export tasks write ``output_format``."""
+    """Make the DAG's export tasks write ``output_format`` (Parquet: in sub-windows of ``PARQUET_STEP``)."""
 
     def apply(dag: Any) -> None:
         for task in dag.tasks:
             if isinstance(task, SRConnectExportOperator):
                 task.output_format = output_format
+                if output_format == "parquet":
+                    task.step = PARQUET_STEP
 
     return apply
 
 
-def run_days(output_format: str) -> list[Run]:
-    runs = []
+@contextmanager
+def archiving(output_format: str) -> Iterator[None]:
+    """The DAG archives under ``output_format``'s prefix; Parquet files end after ``PARQUET_FILE_ROW_GROUPS``."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", prefix_of(output_format))
+        mp.setattr(_parquet, "FILE_ROW_GROUPS", PARQUET_FILE_ROW_GROUPS)
+        yield
+
+
+def data_keys(output_format: str, log_type: str, window: LogWindow) -> list[str]:
+    """A day's data objects: one gzip NDJSON object, or two Parquet files (four row groups, three a file)."""
+    keys = archive_keys(prefix_of(output_format), log_type, window, output_format)
+    return [keys.data] if output_format == "jsonl.gz" else [keys.data_file(0), keys.data_file(1)]
+
+
+def run_days(output_format: str) -> list[Run]:
+    runs = []
+    with archiving(output_format):
         for days in DAYS_AGO:
             run = run_dag(DAG_ID, days_ago(days), in_format(output_format))
             assert run.states == dict.fromkeys(TASKS, "success")
@@ -125,13 +149,13 @@ def test_each_format_is_written_as_a_dt_partitioned_table_with_manifests(archive
         for window in archives.windows():
             for log_type in schema.RECORDS:
                 keys = archive_keys(prefix_of(output_format), log_type, window, output_format)
-                expected += [keys.data, keys.manifest]
-        assert archives.keys[output_format] == sorted(expected)
-        for key in archives.keys[output_format]:
-            if key.endswith(".manifest.json"):
-                body = json.loads((archives.root / key).read_text())
+                expected += [*data_keys(output_format, log_type, window), keys.manifest]
+                body = json.loads((archives.root / keys.manifest).read_text())
                 assert body["format"] == output_format and body["schemaVersion"] == schema.SCHEMA_VERSION
                 assert body["dataObject"].endswith(FORMATS[output_format].suffix)
+                uris = [f"s3://{S3_BUCKET}/{key}" for key in data_keys(output_format, log_type, window)]
+                assert [one["uri"] for one in body["objects"]] == uris
+        assert archives.keys[output_format] == sorted(expected)
 
 
 @pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
@@ -202,11 +226,9 @@ def test_console_errors_by_script(archives: Archives, output_format: str) -> Non
 
 
 def test_a_parquet_rerun_of_a_day_writes_the_same_bytes(archives: Archives, e2e: E2E) -> None:
-    window = archives.windows()[0]
-    keys = archive_keys(prefix_of("parquet"), "invocations", window, "parquet")
-    before = (archives.root / keys.data).read_bytes()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_VAR_SRCONNECT_PREFIX", prefix_of("parquet"))
+    keys = data_keys("parquet", "invocations", archives.windows()[0])
+    before = [(archives.root / key).read_bytes() for key in keys]
+    with archiving("parquet"):
         run = run_dag(DAG_ID, days_ago(DAYS_AGO[0]), in_format("parquet"))
     assert run.states == dict.fromkeys(TASKS, "success")
-    assert e2e.s3.get_object(Bucket=S3_BUCKET, Key=keys.data)["Body"].read() == before
+    assert [e2e.s3.get_object(Bucket=S3_BUCKET, Key=key)["Body"].read() for key in keys] == before

@@ -103,6 +103,7 @@ def expected_extra(xcom: dict[str, Any]) -> dict[str, Any]:
         "records": 3,
         "bytes": xcom["bytes"],
         "data_uri": f"s3://archive/{DATA_KEY}",
+        "data_uris": [f"s3://archive/{DATA_KEY}"],
         "manifest_uri": f"s3://archive/{MANIFEST_KEY}",
     }
 

@@ -97,6 +97,19 @@ def test_objects_are_named_as_the_openlineage_provider_names_them(uri, expected)
     assert lineage.output_name(uri) == expected
 
 
+def test_each_data_object_of_a_window_is_an_output_with_its_statistics():
+    uris = ["s3://b/p/dt=2026-11-10/w.parquet", "s3://b/p/dt=2026-11-10/w-0001.parquet"]
+    facets = lineage.export_lineage(
+        region="eu", team_id="t", log_type="invocations", outputs=[(uris[0], 5, 50), (uris[1], 2, 20)]
+    )
+
+    assert facets is not None
+    outputs = as_dicts(facets.outputs)
+    assert [(o["namespace"], o["name"]) for o in outputs] == [("s3://b", uri.removeprefix("s3://b/")) for uri in uris]
+    statistics = [o["outputFacets"]["outputStatistics"] for o in outputs]
+    assert [(one["rowCount"], one["size"]) for one in statistics] == [(5, 50), (2, 20)]
+
+
 def test_nothing_is_reported_before_the_task_has_written_anything():
     op = SRConnectToS3Operator(task_id="s3", s3_bucket="archive")
 
@@ -110,7 +123,4 @@ def test_without_the_openlineage_provider_it_is_a_no_op(s3_transfer, monkeypatch
     monkeypatch.setitem(sys.modules, "airflow.providers.openlineage.extractors", None)
 
     assert s3_transfer.get_openlineage_facets_on_complete(task_instance=None) is None
-    assert (
-        lineage.export_lineage(region="eu", team_id="t", log_type="audit", data_uri="gs://b/k", records=1, size=2)
-        is None
-    )
+    assert lineage.export_lineage(region="eu", team_id="t", log_type="audit", outputs=[("gs://b/k", 1, 2)]) is None

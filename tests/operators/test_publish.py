@@ -112,7 +112,8 @@ def test_manifest_describes_the_assembled_object_and_nothing_else_is_left(tmp_pa
     body = json.loads((tmp_path / KEYS.manifest).read_text())
     digest = hashlib.sha256(reference).hexdigest()
     assert (body["sha256"], body["bytes"], body["records"]) == (digest, len(reference), 120)
-    assert (result.sha256, result.records) == (body["sha256"], 120)
+    assert (result.objects[0][1].sha256, result.records) == (body["sha256"], 120)
+    assert body["objects"] == [{"uri": body["dataObject"], "records": 120, "bytes": len(reference), "sha256": digest}]
     # Six staged members were written, then removed with their folders; the checkpoint is gone.
     assert sum(key.startswith(KEYS.staging) for key in destination.uploads) == 6
     assert files(tmp_path) == sorted([KEYS.data, KEYS.manifest])
