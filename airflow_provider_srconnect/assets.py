@@ -56,7 +56,7 @@ def default_outlets(scheme: str, bucket: str, prefix: str, log_type: str) -> lis
 
 
 def event_extra(window: LogWindow, log_type: str, summary: Mapping[str, Any]) -> dict[str, Any]:
-    """The extra of the archive's asset event (JSON-serialisable; the data itself never goes here)."""
+    """The extra of the archive's asset event: plain JSON values (Airflow 2.11 hashes it, so no list), never data."""
     return {
         "window_start": window.start.isoformat(),
         "window_end": window.end.isoformat(),
@@ -64,7 +64,6 @@ def event_extra(window: LogWindow, log_type: str, summary: Mapping[str, Any]) ->
         "records": summary["records"],
         "bytes": summary["bytes"],
         "data_uri": summary["data_uri"],
-        "data_uris": summary["data_uris"],
         "manifest_uri": summary["manifest_uri"],
     }
 

@@ -234,7 +234,6 @@ def test_the_events_extra_holds_the_window_and_what_the_manifest_says(outcome: O
         "records": len(truth),
         "bytes": manifest["bytes"],
         "data_uri": f"gs://{GCS_BUCKET}/{keys.data}",
-        "data_uris": [f"gs://{GCS_BUCKET}/{keys.data}"],
         "manifest_uri": f"gs://{GCS_BUCKET}/{keys.manifest}",
     }
     assert manifest["records"] == len(truth) and manifest["dataObject"] == outcome.event["extra"]["data_uri"]
@@ -283,7 +282,6 @@ def test_a_dag_test_run_of_the_daily_archive_records_its_s3_archive_event(e2e: E
             "records": len(truth),
             "bytes": size,
             "data_uri": f"s3://{S3_BUCKET}/{keys.data}",
-            "data_uris": [f"s3://{S3_BUCKET}/{keys.data}"],
             "manifest_uri": f"s3://{S3_BUCKET}/{keys.manifest}",
         }
     ]
