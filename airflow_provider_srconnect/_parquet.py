@@ -5,10 +5,10 @@ pyarrow is an optional extra (``parquet``) and is imported only when a Parquet f
 Records are converted ``BATCH_ROWS`` at a time into Arrow tables, and the tables become one row group
 once they hold ``ROW_GROUP_ROWS`` records or about ``ROW_GROUP_TEXT`` characters of text (records with
 attached logs are large), or when the caller ends a sub-window. So the writer holds one row group, plus
-the file's footer: pyarrow keeps the description of every row group written (~40 KB each, ~1 KB per
-column chunk) until the file is closed, and copies it to write it. The export therefore starts a new
-file after ``FILE_ROW_GROUPS`` row groups, which bounds the footer to ~1.3 MB whatever the window's size
-(``python -m bench.writer`` measures the writer alone).
+the file's footer: pyarrow keeps the description of every row group written (tens of KB each) until
+the file is closed, and copies it to write it (``python -m bench.writer`` measures the writer alone).
+The export therefore starts a new file after ``FILE_ROW_GROUPS`` row groups, which bounds the footer
+whatever the window's size.
 
 Rows reach Arrow as JSON lines read by ``pyarrow.json`` against the explicit schema, not through
 ``pa.array``/``from_pylist``: those import pandas whenever it is installed (to ask whether a list is
