@@ -556,11 +556,10 @@ def test_zero_density(start_sandbox: Start) -> None:
     assert client.get(AUD).json() == empty
 
 
-def test_generation_is_fast() -> None:
+def test_a_day_at_500_invocations_an_hour_holds_about_12_000() -> None:
+    # How fast the sandbox generates a window is measured by the benchmarks (each case logs it), not here.
     truth = GroundTruth(Dataset(SandboxConfig(seed=12345, invocations_per_hour=500, now=NOW)))
-    began = time.perf_counter()
     day = truth.invocations("team-speed", NOW - 24 * HOUR, NOW)
-    assert time.perf_counter() - began < 1.0
     assert 6_000 <= len(day) <= 18_000
 
 
