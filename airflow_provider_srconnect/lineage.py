@@ -1,4 +1,4 @@
-"""OpenLineage for an export: the SRC team's log stream in, the object written out.
+"""OpenLineage for an export: the SRC team's log stream in, the objects written out.
 
 - input: namespace ``srconnect://{region}/{team_id}``, name the log type (``invocations``, ``audit``);
 - outputs: the data objects (one, unless a Parquet window needed several files), named as the
