@@ -1,7 +1,8 @@
 """The I/O-free half of the SRC client, shared by the sync and the async hook.
 
-It builds query parameters from the contract (checking them before anything is sent), reads
-replies into data or typed errors, and walks paginated listings one page at a time. The hooks
+It builds query parameters from a wire contract (checking them before anything is sent), reads
+replies into data or typed errors as the contract shapes them, and walks paginated listings one page
+at a time. Every function that touches the wire takes the ``contract.Contract`` to follow. The hooks
 only move bytes.
 """
 
@@ -13,9 +14,11 @@ import email.utils
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect._paging import first_page, next_page
 from airflow_provider_srconnect.exceptions import (
     SRConnectAuthError,
     SRConnectContractError,
@@ -30,13 +33,12 @@ from airflow_provider_srconnect.exceptions import (
     SRConnectTransportError,
 )
 
-if TYPE_CHECKING:
-    from airflow_provider_srconnect._paging import Pagination
-
 Params = list[tuple[str, str]]
 #: A guard against a server that never stops paginating: 10 million records at the largest page.
 MAX_PAGES = 100_000
 _ERROR_TEXT_LIMIT = 300
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MS = dt.timedelta(milliseconds=1)
 
 
 class Reply(NamedTuple):
@@ -50,17 +52,39 @@ class Reply(NamedTuple):
 # --- Building requests ----------------------------------------------------------------------------
 
 
-def _ms_ceiling(moment: dt.datetime) -> dt.datetime:
-    """The first whole millisecond at or after ``moment``."""
-    extra = moment.microsecond % 1000
-    return moment + dt.timedelta(microseconds=1000 - extra) if extra else moment
+def path_segment(param: str, value: object) -> str:
+    """A value from SRC (an invocation or large-message id) as one URL path segment.
+
+    Server values are data, not user input: any non-empty text is URL-quoted whole (``+``, ``/``,
+    ``=``, spaces and non-ASCII included), never checked against a pattern. A segment of dots only is
+    escaped too, so that no URL normalisation reads it as ``.`` or ``..``.
+    """
+    if not isinstance(value, str) or not value:
+        raise SRConnectParamError(
+            param, f"expected a non-empty text, got {value!r}"[:200], "Pass the id exactly as SRC returned it."
+        )
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if not quoted.strip(".") else quoted
 
 
-def window_params(start: dt.datetime, end: dt.datetime) -> Params:
-    """The half-open time window ``[start, end)`` as query parameters.
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """An aware datetime as a plain ``datetime`` in UTC (pendulum's own arithmetic differs from the stdlib's)."""
+    u = moment.astimezone(dt.UTC)
+    return dt.datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=dt.UTC)
 
-    The API counts in milliseconds: ``from`` is rounded down and ``to`` up, so a window with finer
-    bounds (a sub-window of an odd ``step``) still asks for every record in it; ``PageWalk`` drops
+
+def _ceiling(moment: dt.datetime, unit: dt.timedelta) -> dt.datetime:
+    """The first whole ``unit`` at or after ``moment`` (a plain UTC datetime)."""
+    rest = (moment - _EPOCH) % unit
+    return moment + (unit - rest) if rest else moment
+
+
+def window_params(start: dt.datetime, end: dt.datetime, window: contract.WindowParams) -> Params:
+    """The half-open time window ``[start, end)`` as the contract's query parameters.
+
+    ``from`` is ``start`` rounded down to the time format's unit, ``to`` is ``end`` rounded up; an
+    inclusive ``to`` in milliseconds is then one ms less (the same window exactly), in seconds it stays
+    (a superset). So a window with finer bounds still asks for every record in it; ``PageWalk`` drops
     the few outside.
     """
     for name, moment in (("start", start), ("end", end)):
@@ -76,9 +100,13 @@ def window_params(start: dt.datetime, end: dt.datetime) -> Params:
             f"the window [{start}, {end}) is empty or reversed",
             "Give a start strictly before the end.",
         )
+    unit = contract.TIME_UNITS[window.time_format]
+    upper = _ceiling(_utc(end), unit)
+    if window.to_inclusive and unit == _MS:
+        upper -= _MS
     return [
-        (contract.PARAM_FROM, contract.format_time(start)),
-        (contract.PARAM_TO, contract.format_time(_ms_ceiling(end))),
+        (window.from_param, str(contract.format_time(_utc(start), window.time_format))),
+        (window.to_param, str(contract.format_time(upper, window.time_format))),
     ]
 
 
@@ -94,56 +122,106 @@ def _choices(param: str, values: str | Iterable[str] | None, allowed: Sequence[s
     return chosen
 
 
-def page_size_param(page_size: object) -> Params:
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= contract.PAGE_SIZE_MAX:
+def page_size_of(page_size: object, pagination: contract.Pagination) -> int:
+    """The page size to ask for: ``page_size``, or the contract's default when None; checked."""
+    if page_size is None:
+        return pagination.size_default
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= pagination.size_max:
         raise SRConnectParamError(
             "page_size",
-            f"expected a whole number from 1 to {contract.PAGE_SIZE_MAX}, got {page_size!r}",
-            f"Use e.g. {contract.PAGE_SIZE_DEFAULT}.",
+            f"expected a whole number from 1 to {pagination.size_max}, got {page_size!r}",
+            f"Use e.g. {pagination.size_default}, or leave it unset for that default.",
         )
-    return [(contract.PARAM_PAGE_SIZE, str(page_size))]
+    return page_size
 
 
-def invocation_query(
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    execution_statuses: str | Iterable[str] | None = None,
-    trigger_types: str | Iterable[str] | None = None,
-    order_by: str = contract.DEFAULT_ORDER_BY,
-    order_direction: str = contract.DEFAULT_ORDER_DIRECTION,
-    page_size: int = contract.PAGE_SIZE_DEFAULT,
-) -> Params:
-    """Query parameters of an invocation-log listing; raises ``SRConnectParamError`` on bad input."""
-    params = window_params(start, end) + page_size_param(page_size)
-    if order_by not in contract.ORDER_BY_VALUES:
+def page_size_param(page_size: object, pagination: contract.Pagination) -> Params:
+    """The page-size parameter (``page_size`` None: the contract's default)."""
+    return [(pagination.size_param, str(page_size_of(page_size, pagination)))]
+
+
+def _sort(wire: contract.Contract, order_by: str | None, order_direction: str | None) -> Params:
+    """The sort parameters, checked; none when the contract has no sort parameter."""
+    f = wire.filters
+    if order_by is not None and order_by not in contract.ORDER_BY_VALUES | {f.order_by}:
         raise SRConnectParamError(
             "order_by",
             f"unknown value {order_by!r} (SRC matches it case-sensitively)",
-            f"Use one of: {', '.join(sorted(contract.ORDER_BY_VALUES))}.",
+            f"Use one of: {', '.join(sorted(contract.ORDER_BY_VALUES | {f.order_by}))}.",
         )
-    if order_direction not in contract.ORDER_DIRECTIONS:
+    if order_direction is not None and order_direction not in contract.ORDER_DIRECTIONS:
         raise SRConnectParamError(
             "order_direction",
             f"unknown value {order_direction!r}",
             f"Use one of: {', '.join(contract.ORDER_DIRECTIONS)}.",
         )
-    params += [(contract.PARAM_ORDER_BY, order_by), (contract.PARAM_ORDER_DIRECTION, order_direction)]
-    for param, name, values, allowed in (
+    params: Params = []
+    if f.order_by_param is not None:
+        params.append((f.order_by_param, order_by or f.order_by))
+    elif order_by not in (None, f.order_by):
+        raise SRConnectParamError(
+            "order_by",
+            f"the connection's contract has no sort parameter (filters.order_by_param is null), got {order_by!r}",
+            "Leave order_by unset: the server's own order is archived as it comes.",
+        )
+    direction = order_direction or contract.ORDER_DIRECTIONS[0]
+    if f.order_direction_param is not None:
+        params.append((f.order_direction_param, f.direction(direction)))
+    elif direction != contract.ORDER_DIRECTIONS[0]:
+        raise SRConnectParamError(
+            "order_direction",
+            "the connection's contract has no sort-direction parameter (filters.order_direction_param is null)",
+            "Leave order_direction unset.",
+        )
+    return params
+
+
+def invocation_query(
+    start: dt.datetime,
+    end: dt.datetime,
+    wire: contract.Contract,
+    *,
+    execution_statuses: str | Iterable[str] | None = None,
+    trigger_types: str | Iterable[str] | None = None,
+    order_by: str | None = None,
+    order_direction: str | None = None,
+    page_size: int | None = None,
+) -> Params:
+    """Query parameters of an invocation-log listing; raises ``SRConnectParamError`` on bad input.
+
+    Statuses and trigger types are the provider's names (``contract.EXECUTION_STATUSES``,
+    ``contract.TRIGGER_TYPES``), sent as the contract spells them; None arguments take the contract's
+    defaults (its page size, its ``startTime`` sort, ascending).
+    """
+    params = window_params(start, end, wire.window) + page_size_param(page_size, wire.pagination)
+    params += _sort(wire, order_by, order_direction)
+    f = wire.filters
+    for param, name, values, allowed, spelled in (
         (
-            contract.PARAM_EXECUTION_STATUSES,
+            f.execution_statuses_param,
             "execution_statuses",
             execution_statuses,
             contract.EXECUTION_STATUSES,
+            wire.enums.statuses,
         ),
-        (contract.PARAM_TRIGGER_TYPES, "trigger_types", trigger_types, contract.TRIGGER_TYPES),
+        (f.trigger_types_param, "trigger_types", trigger_types, contract.TRIGGER_TYPES, wire.enums.trigger_types),
     ):
-        chosen = _choices(name, values, allowed)
-        if contract.MULTI_VALUE_AS_REPEATED_KEY:
+        chosen = [spelled[value] for value in _choices(name, values, allowed)]
+        if f.multi_value == "repeat":
             params += [(param, value) for value in chosen]
         elif chosen:
             params.append((param, ",".join(chosen)))
     return params
+
+
+def audit_query(start: dt.datetime, end: dt.datetime, wire: contract.Contract, page_size: int | None = None) -> Params:
+    """Query parameters of an audit-log listing (the window and the page size)."""
+    return window_params(start, end, wire.window) + page_size_param(page_size, wire.pagination)
+
+
+def probe_query(wire: contract.Contract) -> Params:
+    """The cheapest listing query: the first page of one record, no window (a connection test)."""
+    return page_size_param(1, wire.pagination) + sorted(first_page(wire.pagination).items())
 
 
 # --- Reading replies ------------------------------------------------------------------------------
@@ -166,33 +244,45 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
-def _server_message(text: str) -> str:
+def _found(body: object, dotted: str) -> tuple[bool, Any]:
+    """Whether a JSON object has the dotted key (a null value counts), and its value."""
+    for part in dotted.split("."):
+        if not isinstance(body, dict) or part not in body:
+            return False, None
+        body = body[part]
+    return True, body
+
+
+def _server_message(text: str, errors: contract.ErrorBody) -> str:
     try:
-        body = json.loads(text)
-        message = body.get(contract.ERROR_MESSAGE_FIELD) if isinstance(body, dict) else None
+        message = contract.lookup(json.loads(text), errors.message_field)
     except ValueError:
         message = None
     return str(message or text.strip() or "no message")[:_ERROR_TEXT_LIMIT]
 
 
-def raise_for_status(reply: Reply, what: str, *, logs: bool = False) -> None:
-    """Turn a non-2xx reply into the typed error, saying what to do about it."""
+def raise_for_status(reply: Reply, what: str, wire: contract.Contract, *, logs: bool = False) -> None:
+    """Turn a non-2xx reply into the typed error, saying what to do about it.
+
+    ``logs``: the reply is from a log endpoint, where the contract's ``logs.not_stored_status`` means
+    "not stored (yet)".
+    """
     status = reply.status
     if 200 <= status < 300:
         return
-    said = f"SRC answered {status} to {what}: {_server_message(reply.text)}"
+    said = f"SRC answered {status} to {what}: {_server_message(reply.text, wire.errors)}"
     if status in (401, 403):
         raise SRConnectAuthError(
             f"{said}. Check the connection's Login (account e-mail) and Password (API key) "
             "- keys can be revoked - and that team_id is a team of that user.",
             status=status,
         )
-    if status == contract.STATUS_NOT_STORED:
-        if logs:
-            raise SRConnectLogsNotStoredError(
-                f"{said}. The invocation is still running or SRC stored no logs for it; try again after it finishes.",
-                status=status,
-            )
+    if logs and status == wire.logs.not_stored_status:
+        raise SRConnectLogsNotStoredError(
+            f"{said}. The invocation is still running or SRC stored no logs for it; try again after it finishes.",
+            status=status,
+        )
+    if status == 404:
         raise SRConnectNotFoundError(f"{said}. Check the team or invocation id.", status=status)
     if status == contract.STATUS_THROTTLED:
         wait = retry_after_seconds(reply.headers.get(contract.RETRY_AFTER_HEADER))
@@ -206,54 +296,95 @@ def raise_for_status(reply: Reply, what: str, *, logs: bool = False) -> None:
     raise SRConnectRequestError(f"{said}. SRC rejected the request; fix the parameter it names.", status=status)
 
 
-def read_json(reply: Reply, what: str, *, logs: bool = False) -> Any:
-    """The JSON body of a 2xx reply (None when empty), or the typed error."""
-    raise_for_status(reply, what, logs=logs)
-    if not reply.text.strip():
-        return None
+def _json(text: str, what: str, status: int | None = None) -> Any:
     try:
-        return json.loads(reply.text)
+        return json.loads(text)
     except ValueError:
         # A cut or garbled body: the same GET may well succeed, so this one is retried.
-        raise SRConnectTransportError(f"SRC sent a body that is not JSON to {what}", status=reply.status) from None
+        raise SRConnectTransportError(f"SRC sent a body that is not JSON to {what}", status=status) from None
 
 
-def read_download_url(reply: Reply, what: str) -> str | None:
-    """The download URL of a log endpoint; None when the invocation emitted no logs."""
-    body = read_json(reply, what, logs=True)
-    if body is None:
+def read_json(reply: Reply, what: str, wire: contract.Contract) -> Any:
+    """The JSON body of a 2xx reply (None when empty), or the typed error."""
+    raise_for_status(reply, what, wire)
+    if not reply.text.strip():
         return None
-    if not isinstance(body, dict) or contract.DOWNLOAD_URL_FIELD not in body:
+    return _json(reply.text, what, reply.status)
+
+
+def listing_items(body: Any, what: str, listing: contract.Listing) -> list[Any]:
+    """The record list of a listing reply: at the contract's wrapper key, or the bare list."""
+    items = body if listing.wrapper is None else contract.lookup(body, listing.wrapper)
+    if not isinstance(items, list):
+        where = "is not a JSON list" if listing.wrapper is None else f"has no '{listing.wrapper}' list"
         raise SRConnectContractError(
-            f"the reply to {what} has no '{contract.DOWNLOAD_URL_FIELD}' field (contract.DOWNLOAD_URL_FIELD)"
+            f"the reply to {what} {where} (the contract's listing.wrapper); run the doctor, or set the "
+            "connection extra 'contract' to what SRC sends"
         )
-    url = body[contract.DOWNLOAD_URL_FIELD]
-    return str(url) if url else None
+    return items
 
 
-def read_download(reply: Reply, what: str) -> str:
+class LogReply(NamedTuple):
+    """What a log endpoint answered: a download URL to fetch, or the file itself ("" = no logs)."""
+
+    url: str | None
+    text: str
+
+
+def read_log_reply(reply: Reply, what: str, wire: contract.Contract) -> LogReply:
+    """A log endpoint's reply, as the contract delivers logs.
+
+    ``url`` mode: a JSON object with the download URL at ``logs.url_field``; a null URL and an empty
+    2xx body both mean "no logs" (``text`` ""). ``inline`` mode: the body is the file. The contract's
+    ``logs.not_stored_status`` raises ``SRConnectLogsNotStoredError``.
+    """
+    raise_for_status(reply, what, wire, logs=True)
+    if wire.logs.mode == "inline" or not reply.text.strip():
+        return LogReply(None, reply.text if wire.logs.mode == "inline" else "")
+    body = _json(reply.text, what, reply.status)
+    found, url = _found(body, wire.logs.url_field)
+    if not found:
+        raise SRConnectContractError(
+            f"the reply to {what} has no '{wire.logs.url_field}' field (the contract's logs.url_field)"
+        )
+    if url is None or url == "":
+        return LogReply(None, "")
+    if not isinstance(url, str):
+        raise SRConnectContractError(f"the '{wire.logs.url_field}' of {what} is not a URL: {type(url).__name__}")
+    return LogReply(url, "")
+
+
+def read_download(reply: Reply, what: str, wire: contract.Contract) -> str:
     """The text of a downloaded log file; a refused URL is retried with a fresh one."""
     if reply.status in (400, 403, 404):
         raise SRConnectDownloadExpiredError(
             f"the download URL of {what} was refused ({reply.status}); asking SRC for a fresh one",
             status=reply.status,
         )
-    raise_for_status(reply, f"the download of {what}")
+    raise_for_status(reply, f"the download of {what}", wire)
     return reply.text
 
 
-def log_entries(text: str, field: str, what: str) -> list[dict[str, Any]]:
-    """The entries of a downloaded console- or HTTP-log file."""
+def log_entries(text: str, wrapper: str | None, what: str) -> list[dict[str, Any]]:
+    """The entries of a console- or HTTP-log file: the list at ``wrapper`` (dotted), or a bare list."""
     if not text.strip():
         return []
-    try:
-        body = json.loads(text)
-    except ValueError:
-        raise SRConnectTransportError(f"the log file of {what} is not JSON") from None
-    entries = body.get(field) if isinstance(body, dict) else None
+    body = _json(text, f"the log file of {what}")
+    entries = body if wrapper is None else contract.lookup(body, wrapper)
     if not isinstance(entries, list):
-        raise SRConnectContractError(f"the log file of {what} has no '{field}' list")
+        where = "is not a JSON list" if wrapper is None else f"has no '{wrapper}' list"
+        raise SRConnectContractError(f"the log file of {what} {where} (the contract's log_files)")
     return entries
+
+
+def large_message(text: str, field: str | None, what: str) -> str:
+    """A large message's text: the file itself (``field`` None), or the text at ``field`` of a JSON object."""
+    if field is None or not text.strip():
+        return text
+    message = contract.lookup(_json(text, what), field)
+    if not isinstance(message, str):
+        raise SRConnectContractError(f"{what} has no '{field}' text (the contract's log_files.large_message_field)")
+    return message
 
 
 # --- Walking listings -----------------------------------------------------------------------------
@@ -263,24 +394,23 @@ def log_entries(text: str, field: str, what: str) -> list[dict[str, Any]]:
 class PageWalk:
     """Walks a paginated listing: says which page to ask for next and checks each page it is given.
 
-    It keeps only the window's records (``[start, end)`` on ``time_field``), whatever bound
-    semantics the server uses, and stops with ``SRConnectContractError`` if a server repeats a
-    cursor or pages on forever.
+    It keeps only the window's records (``[start, end)`` on ``time_field``, read in the contract's
+    ``records.time_format``), whatever bound semantics the server uses, and stops with
+    ``SRConnectContractError`` if a server repeats a query or pages on forever.
     """
 
     what: str
+    wire: contract.Contract
     base_params: Params
     page_size: int
     time_field: str
     start: dt.datetime
     end: dt.datetime
-    pagination: Pagination | None = None
 
     def __post_init__(self) -> None:
-        self._scheme: Pagination = self.pagination or contract.PAGINATION
         self.pages = 0
         self.records = 0
-        self._current: dict[str, str] | None = self._scheme.first_params()
+        self._current: dict[str, str] | None = first_page(self.wire.pagination)
         self._asked = 0
         self._previous: list[tuple[str, str]] | None = None
         self._mark: list[tuple[str, str]] | None = None
@@ -288,10 +418,10 @@ class PageWalk:
     def next_params(self) -> Params | None:
         """The query of the next page, or None when the listing is done.
 
-        A repeated cursor is caught in constant memory (Brent's cycle detection): each query is compared
+        A repeated query is caught in constant memory (Brent's cycle detection): each query is compared
         with the one before it and with a mark moved to the 1st, 2nd, 4th, 8th, ... query, so a server
-        that cycles through cursors is stopped within about twice the cycle's length. A set of every
-        cursor seen grew with the window (10,000 pages for 1M records).
+        that cycles through cursors (or pages, or offsets) is stopped within about twice the cycle's
+        length. A set of every query seen grew with the window (10,000 pages for 1M records).
         """
         if self._current is None:
             return None
@@ -299,7 +429,7 @@ class PageWalk:
         if key in (self._previous, self._mark) or self._asked >= MAX_PAGES:
             raise SRConnectContractError(
                 f"{self.what}: the server sent page {self.pages + 1} "
-                f"with a cursor already seen, or more than {MAX_PAGES} pages"
+                f"with a cursor already seen (the same query twice), or more than {MAX_PAGES} pages"
             )
         self._asked += 1
         self._previous = key
@@ -309,14 +439,13 @@ class PageWalk:
 
     def accept(self, body: Any) -> list[dict[str, Any]]:
         """Check one page and return its records inside the window."""
-        items = body.get(contract.ITEMS_FIELD) if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise SRConnectContractError(
-                f"the reply to {self.what} has no '{contract.ITEMS_FIELD}' list (contract.ITEMS_FIELD)"
-            )
+        items = listing_items(body, self.what, self.wire.listing)
         kept = [item for item in items if self._in_window(item)]
         assert self._current is not None
-        self._current = self._scheme.next_params(self._current, body, len(items), self.page_size)
+        try:
+            self._current = next_page(self.wire.pagination, self._current, body, len(items), self.page_size)
+        except ValueError as exc:
+            raise SRConnectContractError(f"the reply to {self.what}: {exc} (the contract's pagination)") from None
         self.pages += 1
         self.records += len(kept)
         return kept
@@ -325,10 +454,25 @@ class PageWalk:
         if not isinstance(item, dict) or self.time_field not in item:
             raise SRConnectContractError(f"a record from {self.what} has no '{self.time_field}' field")
         try:
-            moment = contract.parse_time(item[self.time_field])
-        except ValueError as exc:
+            moment = contract.parse_time(item[self.time_field], self.wire.records.time_format)
+        except (ValueError, OverflowError, OSError) as exc:
             raise SRConnectContractError(f"a record from {self.what} has a bad '{self.time_field}': {exc}") from None
         return self.start <= moment < self.end
+
+
+def invocation_walk(wire: contract.Contract, what: str, start: dt.datetime, end: dt.datetime, **query: Any) -> PageWalk:
+    """The page walk of an invocation listing (``query``: the keyword arguments of ``invocation_query``)."""
+    params = invocation_query(start, end, wire, **query)
+    size = page_size_of(query.get("page_size"), wire.pagination)
+    return PageWalk(what, wire, params, size, wire.records.invocation.start_time, start, end)
+
+
+def audit_walk(
+    wire: contract.Contract, what: str, start: dt.datetime, end: dt.datetime, page_size: int | None = None
+) -> PageWalk:
+    """The page walk of an audit listing."""
+    params = audit_query(start, end, wire, page_size)
+    return PageWalk(what, wire, params, page_size_of(page_size, wire.pagination), wire.records.audit.date, start, end)
 
 
 def is_retryable(exc: BaseException) -> bool:

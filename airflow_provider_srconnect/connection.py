@@ -2,6 +2,8 @@
 
 Every extra field is declared once in ``EXTRA_FIELDS``; the Airflow 3 connection form
 (provider info ``conn-fields``), the Airflow 2 form widgets and the validation all derive from it.
+The extra ``contract`` (a JSON object, or its text) is laid over the packaged wire contract and
+checked here, so a bad key fails when the connection is read, before any request.
 This module does not import Airflow, so provider info stays cheap to load.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.contract import DEFAULT, Contract
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -24,11 +27,11 @@ _STORAGE_SCHEMES = ("memory", "sqlite", "redis", "rediss")
 
 @dataclass(frozen=True)
 class ExtraField:
-    """One connection extra, as the form shows it and the parser checks it."""
+    """One connection extra, as the form shows it and the parser checks it (``json``: an object or its text)."""
 
     name: str
     label: str
-    kind: Literal["str", "int", "float"]
+    kind: Literal["str", "int", "float", "json"]
     description: str
     default: str | int | float | None = None
     choices: tuple[str, ...] = ()
@@ -77,6 +80,13 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "machine) or redis://host:6379/0 (several workers).",
         "memory",
     ),
+    ExtraField(
+        "contract",
+        "Wire contract override (JSON)",
+        "json",
+        "A JSON object laid over the packaged default contract key by key, for an SRC that answers "
+        "differently (see docs/contract.md). Empty = the default.",
+    ),
 )
 _FIELDS = {f.name: f for f in EXTRA_FIELDS}
 
@@ -96,6 +106,7 @@ class ConnectionSettings:
     max_retries: int
     max_retry_wait: float
     rate_limit_storage: str
+    contract: Contract = DEFAULT
 
 
 def _param(name: str) -> str:
@@ -132,7 +143,7 @@ def _coerce(spec: ExtraField, raw: Any) -> str | int | float:
 
 
 def validate_id(param: str, value: object) -> str:
-    """Check an id that goes into a URL path (team, invocation, message)."""
+    """Check an id a user typed (the team); ids from SRC's replies are data, quoted as they are."""
     if not isinstance(value, str) or not _ID.match(value):
         raise SRConnectParamError(
             param,
@@ -212,7 +223,15 @@ def parse_settings(
             _param(unknown[0]), "is not a known field", f"Remove it, or use one of: {', '.join(_FIELDS)}."
         )
     values = {f.name: f.default for f in EXTRA_FIELDS}
-    values.update({name: _coerce(_FIELDS[name], raw) for name, raw in extra.items() if raw not in (None, "")})
+    values.update(
+        {
+            name: _coerce(_FIELDS[name], raw)
+            for name, raw in extra.items()
+            if raw not in (None, "") and _FIELDS[name].kind != "json"
+        }
+    )
+    # The wire contract: a JSON object or its text over the default; a bad key is named, dotted.
+    wire = contract.load(extra.get("contract"), where=_param("contract"))
 
     rate = float(values["rate_limit_per_second"])  # type: ignore[arg-type]
     if rate <= 0:
@@ -257,6 +276,7 @@ def parse_settings(
         max_retries=int(values["max_retries"]),  # type: ignore[arg-type]
         max_retry_wait=float(values["max_retry_wait"]),  # type: ignore[arg-type]
         rate_limit_storage=storage,
+        contract=wire,
     )
 
 
@@ -264,7 +284,7 @@ def conn_fields() -> dict[str, dict[str, Any]]:
     """The ``conn-fields`` of provider info (the Airflow 3 connection form)."""
     fields: dict[str, dict[str, Any]] = {}
     for spec in EXTRA_FIELDS:
-        json_type = {"str": "string", "int": "integer", "float": "number"}[spec.kind]
+        json_type = {"str": "string", "int": "integer", "float": "number", "json": "string"}[spec.kind]
         schema: dict[str, Any] = {"type": [json_type, "null"]}
         if spec.choices:
             # No None here: Airflow 3's form lists every enum value as an option, None as a choice "null".

@@ -84,7 +84,8 @@ class ExportRequest:
     execution_statuses: tuple[str, ...] | None = None
     trigger_types: tuple[str, ...] | None = None
     team_id: str | None = None
-    page_size: int = contract.PAGE_SIZE_DEFAULT
+    #: Records per API page; None: the connection's contract default.
+    page_size: int | None = None
     log_workers: int = 8
     output_format: OutputFormat = "jsonl.gz"
 
@@ -115,10 +116,12 @@ class ExportRequest:
             )
 
     def filters(self) -> dict[str, list[str]]:
-        """The filters as the manifest records them: by their API names."""
+        """The filters as the manifest records them: the provider's names, keyed by the provider's
+        parameter names (the default contract's), whatever the connection's contract sends."""
+        names = contract.DEFAULT.filters
         chosen = {
-            contract.PARAM_EXECUTION_STATUSES: self.execution_statuses,
-            contract.PARAM_TRIGGER_TYPES: self.trigger_types,
+            names.execution_statuses_param: self.execution_statuses,
+            names.trigger_types_param: self.trigger_types,
         }
         return {name: sorted(values) for name, values in chosen.items() if values}
 
@@ -222,6 +225,23 @@ class DigestWriter(io.RawIOBase):
         return view.nbytes
 
 
+def check_listing(hook: SRConnectHook, window: LogWindow, request: ExportRequest) -> None:
+    """Build the window's listing query, so that a bad parameter fails before any request is sent."""
+    if window.fetch_start >= window.end:
+        return
+    if request.log_type == "audit":
+        hook.audit_walk(window.fetch_start, window.end, team_id=request.team_id, page_size=request.page_size)
+    else:
+        hook.invocation_walk(
+            window.fetch_start,
+            window.end,
+            team_id=request.team_id,
+            execution_statuses=request.execution_statuses,
+            trigger_types=request.trigger_types,
+            page_size=request.page_size,
+        )
+
+
 def _records(hook: SRConnectHook, window: LogWindow, request: ExportRequest) -> Iterator[dict[str, Any]]:
     if window.fetch_start >= window.end:
         return iter(())
@@ -239,26 +259,36 @@ def _records(hook: SRConnectHook, window: LogWindow, request: ExportRequest) -> 
     )
 
 
-def _wants_logs(record: dict[str, Any], include_logs: IncludeLogs) -> bool:
+def _failed_spellings(wire: contract.Contract) -> frozenset[str]:
+    """The wire spellings of ``contract.FAILED_STATUSES`` in ``wire``."""
+    return frozenset(wire.enums.statuses[name] for name in contract.FAILED_STATUSES)
+
+
+def _wants_logs(record: dict[str, Any], include_logs: IncludeLogs, wire: contract.Contract) -> bool:
+    """Whether the record's logs are archived: all, or those of failed runs (its status as ``wire`` spells it)."""
     if include_logs == "none":
         return False
-    return include_logs == "all" or record.get(contract.InvocationField.EXECUTION_STATUS) in contract.FAILED_STATUSES
+    return include_logs == "all" or record.get(wire.records.invocation.execution_status) in _failed_spellings(wire)
 
 
 def _with_logs(hook: SRConnectHook, record: dict[str, Any]) -> dict[str, Any]:
-    """The record with its console lines (large messages in full) and HTTP entries attached."""
-    invocation = str(record[contract.InvocationField.ID])
+    """The record with its console lines (large messages in full) and HTTP entries attached.
+
+    The record and its lines are read under the hook's contract; the ids go back to SRC as they came.
+    """
+    wire = hook.contract
+    fields = wire.records.invocation
+    large = wire.log_files.console.large_message_id
+    invocation = str(record[fields.id])
     extra: dict[str, Any] = {}
     try:
-        if record.get(contract.InvocationField.CONSOLE_LOGS) != 0:
+        if record.get(fields.console_logs) != 0:
             lines = hook.get_console_logs(invocation)
             for line in lines:
-                if line.get(contract.LARGE_MESSAGE_ID_FIELD):
-                    line[FULL_MESSAGE_KEY] = hook.get_large_log_message(
-                        invocation, line[contract.LARGE_MESSAGE_ID_FIELD]
-                    )
+                if line.get(large):
+                    line[FULL_MESSAGE_KEY] = hook.get_large_log_message(invocation, line[large])
             extra[CONSOLE_LINES_KEY] = lines
-        if record.get(contract.InvocationField.HTTP_LOGS) != 0:
+        if record.get(fields.http_logs) != 0:
             extra[HTTP_ENTRIES_KEY] = hook.get_http_logs(invocation)
     except SRConnectLogsNotStoredError:
         extra = {LOGS_NOT_STORED_KEY: True}
@@ -282,6 +312,7 @@ def _attach_logs(
     if request.include_logs == "none":
         yield from records
         return
+    wire = hook.contract
     limit = max(LOG_WINDOW, 2 * request.log_workers)
     window: deque[_Slot] = deque()
     failed: list[Future[dict[str, Any]]] = []
@@ -293,7 +324,7 @@ def _attach_logs(
     pool = ThreadPoolExecutor(request.log_workers, thread_name_prefix="srconnect-logs")
     try:
         for record in records:
-            if _wants_logs(record, request.include_logs):
+            if _wants_logs(record, request.include_logs, wire):
                 future = pool.submit(_with_logs, hook, record)
                 future.add_done_callback(note)
                 window.append(future)

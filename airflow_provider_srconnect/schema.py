@@ -2,15 +2,21 @@
 
 An archive holds one kind of record per log type: invocation records (with the console lines and
 HTTP-log entries the export attaches) and audit records. This module declares each field once: its
-name (from ``contract``), its type, when it is null, and whether its name and shape are confirmed,
-assumed (an entry of ``contract.ASSUMPTIONS``) or added by the export. Everything else is made from
-these declarations: the Parquet columns (``_parquet``), the DuckDB views and the Athena and BigQuery
-DDL (``sql``), and ``docs/schema.md`` (``python -m airflow_provider_srconnect.schema``).
+name (the provider's own, from ``contract``'s ``*Field`` classes), its type, when it is null, and
+whether its name and shape are confirmed, assumed (resting on a group of the wire contract, such as
+``records``, ``enums`` or ``log_files``) or added by the export. Everything else is made from these
+declarations: the Parquet columns (``_parquet``), the DuckDB views and the Athena and BigQuery DDL
+(``sql``), and ``docs/schema.md`` (``python -m airflow_provider_srconnect.schema``).
 
 JSON Lines archives hold each record as SRC served it plus the keys the export adds, so they need no
 schema to be lossless. Parquet archives hold the declared fields as typed columns, and every record
 level (record, console line, HTTP entry, related entity) has an ``extra`` column: the JSON text of
 what its typed columns do not hold, so no field is ever dropped (see ``docs/schema.md``).
+
+The typed columns keep the provider's names under any wire contract. Under a connection's contract
+override that renames fields (``records``, ``log_files.console``) or spells times another way
+(``records.time_format``), the fields under other wire names, and values a column cannot hold (epoch
+seconds, say), are kept losslessly in the ``extra`` column of their level, exactly as SRC sent them.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class Scalar:
 STRING: Final[Scalar] = Scalar("string")
 INT64: Final[Scalar] = Scalar("int64")
 BOOL: Final[Scalar] = Scalar("bool")
-#: Milliseconds since the epoch, UTC; on the wire ISO-8601 text or epoch ms (ASSUMED, "Record times").
+#: Milliseconds since the epoch, UTC; on the wire ISO-8601 text or epoch ms (the contract's ``records.time_format``).
 TIMESTAMP: Final[Scalar] = Scalar("timestamp")
 JSON: Final[Scalar] = Scalar("json")
 
@@ -56,7 +62,8 @@ JSON: Final[Scalar] = Scalar("json")
 class Field:
     """One field of a record.
 
-    :param source: ``CONFIRMED``, ``ADDED``, or the topic of the ``contract.ASSUMPTIONS`` entry it rests on.
+    :param source: ``CONFIRMED``, ``ADDED``, or the group of the wire contract (a field of ``contract.Contract``,
+        such as ``records``) whose assumption it rests on.
     :param null: when the value is null (empty: SRC always sends it).
     """
 
@@ -87,10 +94,10 @@ class ListOf:
             raise ValueError(f"the items of a list keep their own extra column: {self.item.title}")
 
 
-_INVOCATION = "Invocation record"
-_AUDIT = "Audit record"
-_LOG_FILES = "Log files"
-_TIMES = "Record times"
+# The groups of the wire contract (fields of ``contract.Contract``) that assumed fields rest on.
+_RECORDS = "records"
+_ENUMS = "enums"
+_LOG_FILES = "log_files"
 
 
 def _named(what: str) -> Struct:
@@ -98,8 +105,8 @@ def _named(what: str) -> Struct:
     return Struct(
         what,
         (
-            Field(f.ID, STRING, f"the {what}'s id", _INVOCATION),
-            Field(f.NAME, STRING, f"the {what}'s name", _INVOCATION),
+            Field(f.ID, STRING, f"the {what}'s id", _RECORDS),
+            Field(f.NAME, STRING, f"the {what}'s name", _RECORDS),
         ),
     )
 
@@ -136,7 +143,7 @@ CONSOLE_LINE: Final = Struct(
         Field(contract.ConsoleLineField.SOURCE, STRING, "`Workspace` or the script's name", _LOG_FILES),
         Field(contract.ConsoleLineField.MESSAGE, STRING, "the line (cut, when it was too large)", _LOG_FILES),
         Field(
-            contract.LARGE_MESSAGE_ID_FIELD,
+            contract.ConsoleLineField.LARGE_MESSAGE_ID,
             STRING,
             "the id of the stored full text of an oversized line",
             _LOG_FILES,
@@ -192,17 +199,17 @@ _I = contract.InvocationField
 INVOCATION: Final = Struct(
     "invocation record",
     (
-        Field(_I.ID, STRING, "the invocation's id", _INVOCATION),
-        Field(_I.START_TIME, TIMESTAMP, "when it started; the window is over this time", _TIMES),
-        Field(_I.EXECUTION_STATUS, STRING, "one of the execution statuses", "Execution statuses"),
-        Field(_I.TRIGGER_TYPE, STRING, "one of the trigger types", "Trigger types"),
-        Field(_I.ROOT_TRIGGER_TYPE, STRING, "the trigger type of the chain's first invocation", "Trigger types"),
-        Field(_I.WORKSPACE, _named("workspace"), "the workspace", _INVOCATION),
-        Field(_I.ENVIRONMENT, _named("environment"), "the environment", _INVOCATION),
-        Field(_I.SCRIPT, _named("script"), "the script", _INVOCATION),
-        Field(_I.DURATION, INT64, "run time in ms", _INVOCATION, "still running"),
-        Field(_I.CONSOLE_LOGS, INT64, "number of console lines", _INVOCATION),
-        Field(_I.HTTP_LOGS, INT64, "number of HTTP calls", _INVOCATION),
+        Field(_I.ID, STRING, "the invocation's id", _RECORDS),
+        Field(_I.START_TIME, TIMESTAMP, "when it started; the window is over this time", _RECORDS),
+        Field(_I.EXECUTION_STATUS, STRING, "one of the execution statuses", _ENUMS),
+        Field(_I.TRIGGER_TYPE, STRING, "one of the trigger types", _ENUMS),
+        Field(_I.ROOT_TRIGGER_TYPE, STRING, "the trigger type of the chain's first invocation", _ENUMS),
+        Field(_I.WORKSPACE, _named("workspace"), "the workspace", _RECORDS),
+        Field(_I.ENVIRONMENT, _named("environment"), "the environment", _RECORDS),
+        Field(_I.SCRIPT, _named("script"), "the script", _RECORDS),
+        Field(_I.DURATION, INT64, "run time in ms", _RECORDS, "still running"),
+        Field(_I.CONSOLE_LOGS, INT64, "number of console lines", _RECORDS),
+        Field(_I.HTTP_LOGS, INT64, "number of HTTP calls", _RECORDS),
         Field(_I.DROP_REASON, STRING, "why SRC did not run it", CONFIRMED, "it was not dropped"),
         Field(
             CONSOLE_LINES_KEY,
@@ -233,39 +240,39 @@ _A = contract.AuditField
 AUDIT: Final = Struct(
     "audit record",
     (
-        Field(_A.ID, STRING, "the event's id", _AUDIT),
-        Field(_A.DATE, TIMESTAMP, "when it happened; the window is over this time", _TIMES),
+        Field(_A.ID, STRING, "the event's id", _RECORDS),
+        Field(_A.DATE, TIMESTAMP, "when it happened; the window is over this time", _RECORDS),
         Field(
             _A.ACTOR,
             Struct(
                 "actor",
                 (
-                    Field(contract.ActorField.ID, STRING, "the user's id", _AUDIT),
-                    Field(contract.ActorField.EMAIL, STRING, "the user's e-mail", _AUDIT),
+                    Field(contract.ActorField.ID, STRING, "the user's id", _RECORDS),
+                    Field(contract.ActorField.EMAIL, STRING, "the user's e-mail", _RECORDS),
                 ),
             ),
             "who did it",
-            _AUDIT,
+            _RECORDS,
         ),
-        Field(_A.ACTION, STRING, "what was done: `resource(.sub_resource).action`", _AUDIT),
-        Field(_A.IP_ADDRESS, STRING, "from where", _AUDIT),
+        Field(_A.ACTION, STRING, "what was done: `resource(.sub_resource).action`", _RECORDS),
+        Field(_A.IP_ADDRESS, STRING, "from where", _RECORDS),
         Field(
             _A.RELATED_ENTITIES,
             ListOf(
                 Struct(
                     "related entity",
                     (
-                        Field(contract.RelatedEntityField.TYPE, STRING, "`workspace`, `script`, …", _AUDIT),
-                        Field(contract.RelatedEntityField.ID, STRING, "its id", _AUDIT),
-                        Field(contract.RelatedEntityField.NAME, STRING, "its name", _AUDIT),
+                        Field(contract.RelatedEntityField.TYPE, STRING, "`workspace`, `script`, …", _RECORDS),
+                        Field(contract.RelatedEntityField.ID, STRING, "its id", _RECORDS),
+                        Field(contract.RelatedEntityField.NAME, STRING, "its name", _RECORDS),
                     ),
                     extra=True,
                 )
             ),
             "what it was done to",
-            _AUDIT,
+            _RECORDS,
         ),
-        Field(_A.METADATA, JSON, "free-form details (user agent, …)", _AUDIT),
+        Field(_A.METADATA, JSON, "free-form details (user agent, …)", _RECORDS),
     ),
     extra=True,
 )
@@ -274,8 +281,8 @@ AUDIT: Final = Struct(
 RECORDS: Final[dict[str, Struct]] = {"invocations": INVOCATION, "audit": AUDIT}
 
 
-def assumption_topics() -> set[str]:
-    """The ``contract.ASSUMPTIONS`` topics the declarations rest on (a test checks each exists)."""
+def contract_groups() -> set[str]:
+    """The wire-contract groups the assumed declarations rest on (a test checks each is a ``Contract`` field)."""
     topics: set[str] = set()
 
     def walk(struct: Struct) -> None:

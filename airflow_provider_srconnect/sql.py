@@ -171,7 +171,7 @@ def _source(field: Field) -> str:
         return "documented"
     if field.source == ADDED:
         return "added by the export"
-    return f"assumed: [{field.source}][contract]"
+    return f"assumed: [`{field.source}`][contract]"
 
 
 def _rows(struct: Struct, path: str = "") -> list[str]:
@@ -275,7 +275,9 @@ or Spark. Every manifest records `format` and `schemaVersion`.
   sub-window's end), at most 32 row groups per file.
 
 "Name and shape" says where each field's JSON name and type come from: documented by SRC, assumed (the
-linked row of the README's assumed-contract table; the sandbox serves these shapes), or added by the export.
+linked group of the README's assumed-contract table; the sandbox serves these shapes), or added by the export.
+The names are the default contract's. Under a connection's contract override the Parquet columns keep them:
+fields SRC sends under other names, and values a column cannot hold, go to `extra` as sent.
 """
 
 _EXTRA_AND_TYPES = """

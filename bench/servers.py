@@ -26,6 +26,9 @@ from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.sandbox import SandboxConfig, SandboxServer
 from airflow_provider_srconnect.sandbox.api import DOWNLOAD_PREFIX
 
+#: The bench's sandbox serves the default contract.
+C = contract.DEFAULT
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -41,11 +44,11 @@ def _pattern(template: str) -> re.Pattern[str]:
 _ROUTES = tuple(
     (name, _pattern(template))
     for name, template in (
-        ("listing", contract.INVOCATION_LOGS_PATH),
-        ("listing", contract.AUDIT_LOGS_PATH),
-        ("console", contract.CONSOLE_LOGS_PATH),
-        ("http", contract.HTTP_LOGS_PATH),
-        ("large", contract.LARGE_LOG_MESSAGE_PATH),
+        ("listing", C.paths.invocation_logs),
+        ("listing", C.paths.audit_logs),
+        ("console", C.paths.console_logs),
+        ("http", C.paths.http_logs),
+        ("large", C.paths.large_log_message),
     )
 )
 

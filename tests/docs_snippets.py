@@ -23,6 +23,7 @@ Kinds of block (``<!-- KIND: ARGS -->`` or ``<!-- KIND:start NOTE -->``, then ``
 - ``connection-extras:start``: the connection's extra fields (``connection.EXTRA_FIELDS``);
 - ``errors:start``: the typed errors, whether they are retried, and their docstrings' first paragraph;
 - ``assumptions:start``: the assumed API contract (``contract.assumptions_markdown()``, as in README);
+- ``contract-keys:start``: every key of the default contract (``contract.assumptions_markdown(per_key=True)``);
 - ``bad-input:start``: the bad-input matrix (``tests.test_bad_input.markdown()``, as in README);
 - ``requirements:start``: the dependencies and extras of ``pyproject.toml``;
 - ``manifest-example:start``: a manifest as ``export.manifest`` writes it, for a sample window.
@@ -176,7 +177,8 @@ def connection_extras() -> str:
 
     lines = ["| extra | form label | type | default | description |", "|---|---|---|---|---|"]
     for field in EXTRA_FIELDS:
-        kind = {"str": "text", "int": "whole number", "float": "number"}[field.kind]
+        kinds = {"str": "text", "int": "whole number", "float": "number", "json": "JSON object (or its text)"}
+        kind = kinds[field.kind]
         if field.choices:
             kind = " or ".join(f"`{c}`" for c in field.choices)
         if field.sensitive:
@@ -204,6 +206,12 @@ def assumptions() -> str:
     from airflow_provider_srconnect import contract
 
     return contract.assumptions_markdown()
+
+
+def contract_keys() -> str:
+    from airflow_provider_srconnect import contract
+
+    return contract.assumptions_markdown(per_key=True)
 
 
 def bad_input() -> str:
@@ -272,6 +280,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "params": params_table,
     "connection-extras": connection_extras,
     "assumptions": assumptions,
+    "contract-keys": contract_keys,
     "errors": errors,
     "bad-input": bad_input,
     "requirements": requirements,

@@ -21,6 +21,8 @@ PATIENCE_S = 10.0
 class Hook:
     """Console logs only; ``gate(n)`` runs inside the fetch of record ``n`` (to block or fail it)."""
 
+    contract = contract.DEFAULT
+
     def __init__(self, gate: Callable[[int], None] = lambda n: None) -> None:
         self.gate = gate
         self.started: list[int] = []

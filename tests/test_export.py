@@ -36,6 +36,8 @@ WINDOW = LogWindow(pendulum.datetime(2026, 11, 1, tz="UTC"), pendulum.datetime(2
 class StubHook:
     """Serves fixed records and logs, with random delays so concurrency would show in the order."""
 
+    contract = contract.DEFAULT
+
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self.records = records
         self.log_calls: list[str] = []
@@ -58,7 +60,11 @@ class StubHook:
     def get_console_logs(self, invocation):
         self._call("console", invocation)
         line = {"message": "short"}
-        return [line, {"message": "cut", contract.LARGE_MESSAGE_ID_FIELD: "m1"}] if invocation == "inv-big" else [line]
+        return (
+            [line, {"message": "cut", contract.ConsoleLineField.LARGE_MESSAGE_ID: "m1"}]
+            if invocation == "inv-big"
+            else [line]
+        )
 
     def get_http_logs(self, invocation):
         self._call("http", invocation)

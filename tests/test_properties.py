@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_srconnect import contract
-from airflow_provider_srconnect._paging import PageNumberPagination
 from airflow_provider_srconnect.export import archive_keys
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
 from airflow_provider_srconnect.sandbox import (
@@ -237,17 +236,45 @@ BOUNDARY = dt.datetime(2026, 3, 8, 12, tzinfo=UTC)
 FAULT_RATE = st.floats(0.0, 0.3)
 
 
+#: The pagination schemes the pagination property draws from: contract overrides, served and read alike.
+SCHEMES: dict[str, dict[str, Any]] = {
+    "cursor": {},
+    "page number": {"pagination": {"style": "page", "param": "page", "next_field": None, "last_page": "short"}},
+}
+
+
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    """One sandbox for the module (fixed clock, no rate limit); each example sets its own faults."""
-    with SandboxServer(SandboxConfig(now=NOW, rate_limit_per_second=0, invocations_per_hour=40)) as server:
-        yield server
+def sandboxes() -> Iterator[dict[str, SandboxServer]]:
+    """One sandbox per scheme for the module (fixed clock, no rate limit); each example sets its own faults."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(
+                SandboxServer(
+                    SandboxConfig(
+                        now=NOW, rate_limit_per_second=0, invocations_per_hour=40, contract=contract.load(override)
+                    )
+                )
+            )
+            for name, override in SCHEMES.items()
+        }
+
+
+@pytest.fixture(scope="module")
+def sandbox(sandboxes: dict[str, SandboxServer]) -> SandboxServer:
+    """The sandbox of the default contract."""
+    return sandboxes["cursor"]
 
 
 @contextlib.contextmanager
-def hook_on(server: SandboxServer) -> Iterator[SRConnectHook]:
-    """A hook on ``server`` with retries enough for any drawn fault rate (waits are patched away)."""
-    extra = {"team_id": DEFAULT_TEAM, "rate_limit_per_second": 1000, "max_retries": 60, "max_retry_wait": 10**6}
+def hook_on(server: SandboxServer, override: dict[str, Any] | None = None) -> Iterator[SRConnectHook]:
+    """A hook on ``server`` (with its contract ``override``) and retries enough for any drawn fault rate."""
+    extra = {
+        "team_id": DEFAULT_TEAM,
+        "rate_limit_per_second": 1000,
+        "max_retries": 60,
+        "max_retry_wait": 10**6,
+        "contract": override or {},
+    }
     conn = {"conn_type": "srconnect", "host": server.url, "login": DEFAULT_EMAIL, "password": DEFAULT_API_KEY}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_SRCONNECT_PROPERTIES", json.dumps({**conn, "extra": extra}))
@@ -263,7 +290,7 @@ def listings(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "start": start,
         "end": end,
-        "page_size": draw(st.integers(1, contract.PAGE_SIZE_MAX)),
+        "page_size": draw(st.integers(1, contract.DEFAULT.pagination.size_max)),
         "execution_statuses": statuses,
         "scheme": draw(st.sampled_from(["cursor", "page number"])),
     }
@@ -281,9 +308,12 @@ def fault_settings(draw: st.DrawFn) -> dict[str, float | int]:
     }
 
 
-def test_pagination_equals_the_ground_truth_under_any_fault_schedule(sandbox: SandboxServer, mocker: Any) -> None:
+def test_pagination_equals_the_ground_truth_under_any_fault_schedule(
+    sandboxes: dict[str, SandboxServer], mocker: Any
+) -> None:
     mocker.patch("tenacity.nap.time.sleep")  # no fault here is time-based
-    sandbox.stats.reset()
+    for server in sandboxes.values():
+        server.stats.reset()
 
     @SETTINGS
     @given(listing=listings(), faults=fault_settings())
@@ -298,13 +328,12 @@ def test_pagination_equals_the_ground_truth_under_any_fault_schedule(sandbox: Sa
         faults={"error_rate": 0.0, "reset_rate": 0.0, "truncate_rate": 0.0, "malformed_rate": 0.0, "fault_seed": 0},
     )
     def check(listing: dict[str, Any], faults: dict[str, float | int]) -> None:
+        sandbox = sandboxes[listing["scheme"]]
         sandbox.faults.clear()
         for name, value in faults.items():
             setattr(sandbox.faults, name, value)
         query = {k: v for k, v in listing.items() if k not in ("start", "end", "scheme")}
-        scheme = contract.PAGINATION if listing["scheme"] == "cursor" else PageNumberPagination("page")
-        with hook_on(sandbox) as hook, pytest.MonkeyPatch.context() as mp:
-            mp.setattr(contract, "PAGINATION", scheme)
+        with hook_on(sandbox, SCHEMES[listing["scheme"]]) as hook:
             got = list(hook.iter_invocation_logs(listing["start"], listing["end"], **query))
             truth = sandbox.ground_truth.invocations(
                 DEFAULT_TEAM, listing["start"], listing["end"], listing["execution_statuses"]
@@ -314,7 +343,7 @@ def test_pagination_equals_the_ground_truth_under_any_fault_schedule(sandbox: Sa
 
     check()
 
-    assert sum(sandbox.stats.faults.values()) > 0, "no example met a fault"
+    assert sum(sum(s.stats.faults.values()) for s in sandboxes.values()) > 0, "no example met a fault"
 
 
 def test_adjacent_windows_split_at_any_microsecond_read_each_record_once(sandbox: SandboxServer, mocker: Any) -> None:

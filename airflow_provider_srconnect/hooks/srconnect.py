@@ -1,9 +1,10 @@
 """Hooks for the ScriptRunner Connect (SRC) public REST API.
 
 ``SRConnectHook`` (requests) serves operators and sensors; ``SRConnectAsyncHook`` (httpx) serves
-triggers. Both take every wire detail from the contract module, build and read requests with
-``_api``, retry with the one policy of ``_retry`` and draw on the per-user budget of ``_ratelimit``:
-they differ only in how bytes move.
+triggers. Both take every wire detail from the connection's contract (``hook.contract``: the packaged
+default with the extra ``contract`` laid over it), build and read requests with ``_api``, retry with
+the one policy of ``_retry`` and draw on the per-user budget of ``_ratelimit``: they differ only in how
+bytes move.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import datetime as dt
 import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests.adapters import HTTPAdapter
 from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_srconnect import _api, contract
+from airflow_provider_srconnect import _api
 from airflow_provider_srconnect._ratelimit import get_limiter
 from airflow_provider_srconnect._retry import retry_kwargs
 from airflow_provider_srconnect.connection import (
@@ -31,6 +32,7 @@ from airflow_provider_srconnect.connection import (
     validate_id,
 )
 from airflow_provider_srconnect.exceptions import (
+    SRConnectContractError,
     SRConnectError,
     SRConnectParamError,
     SRConnectRateLimitError,
@@ -41,12 +43,19 @@ if TYPE_CHECKING:
     import httpx
     from pyrate_limiter import Limiter
 
+    from airflow_provider_srconnect.contract import Contract
+
 T = TypeVar("T")
 Record = dict[str, Any]
 #: Threads that may share one hook's connection pool (the export fetches logs concurrently).
 POOL_SIZE = 16
 #: How often the async hook looks at the budget again while it is spent.
 BUDGET_POLL_SECONDS = 0.05
+#: ``test_connection`` answers within 10 s whatever the host does: it waits at most this long for the
+#: budget and for an answer, and retries (once) only when that leaves it under ``TEST_RETRY_WAIT`` s.
+TEST_BUDGET_WAIT = 0.5
+TEST_TIMEOUT_SECONDS = 3.0
+TEST_RETRY_WAIT = 1.0
 
 
 class SRConnectHook(BaseHook):
@@ -85,10 +94,20 @@ class SRConnectHook(BaseHook):
             password=conn.password,
             extra=conn.extra_dejson,
         )
-        for secret in (conn.password, settings.authorization, settings.authorization.partition(" ")[2]):
+        for secret in (
+            conn.password,
+            settings.authorization,
+            settings.authorization.partition(" ")[2],
+            *_url_passwords(settings.rate_limit_storage),
+        ):
             if secret:
                 mask_secret(secret)
         return settings
+
+    @property
+    def contract(self) -> Contract:
+        """The wire contract of the connection: the packaged default with its extra ``contract`` laid over it."""
+        return self.settings.contract
 
     def team(self, team_id: str | None = None) -> str:
         """The team to read: the argument, else the connection's ``team_id``."""
@@ -115,20 +134,31 @@ class SRConnectHook(BaseHook):
         session.mount("https://", adapter)
         return session
 
-    def _acquire_budget(self) -> None:
-        if not self._limiter.try_acquire(self.settings.budget_key, timeout=self.settings.max_retry_wait):
+    def _acquire_budget(self, wait: float) -> None:
+        if not self._limiter.try_acquire(self.settings.budget_key, timeout=wait):
             raise _budget_spent()
 
     # --- One request --------------------------------------------------------------------------
 
-    def _get(self, url: str, params: _api.Params | None = None, *, api: bool = True) -> _api.Reply:
-        """One GET. API calls carry the credential and spend budget; presigned downloads do neither."""
+    def _get(
+        self,
+        url: str,
+        params: _api.Params | None = None,
+        *,
+        api: bool = True,
+        timeout: float | None = None,
+        budget_wait: float | None = None,
+    ) -> _api.Reply:
+        """One GET. API calls carry the credential and spend budget; presigned downloads do neither.
+
+        ``timeout`` and ``budget_wait`` default to the connection's ``timeout`` and ``max_retry_wait``.
+        """
         headers = {"Accept": "application/json"}
         if api:
-            self._acquire_budget()
+            self._acquire_budget(self.settings.max_retry_wait if budget_wait is None else budget_wait)
             headers["Authorization"] = self.settings.authorization
         try:
-            response = self._session.get(url, params=params, headers=headers, timeout=self.settings.timeout)
+            response = self._session.get(url, params=params, headers=headers, timeout=timeout or self.settings.timeout)
             return _api.Reply(response.status_code, response.headers, response.text)
         except requests.RequestException as exc:
             raise SRConnectTransportError(f"GET {url.split('?')[0]} failed: {type(exc).__name__}") from exc
@@ -139,15 +169,18 @@ class SRConnectHook(BaseHook):
 
     def _get_json(self, path: str, params: _api.Params, what: str) -> Any:
         url = self.settings.base_url + path
-        return self._retrying(lambda: _api.read_json(self._get(url, params), what))
+        return self._retrying(lambda: _api.read_json(self._get(url, params), what, self.contract))
 
     def _download(self, path: str, what: str, read: Callable[[str], T]) -> T:
-        """Ask SRC for a log's download URL, fetch it and ``read`` it; all retried as one unit,
-        so a refused URL or a cut file is fetched again with a fresh URL."""
+        """Ask SRC for a log (its download URL, or the file inline), fetch it and ``read`` it; all retried
+        as one unit, so a refused URL or a cut file is fetched again with a fresh URL."""
+        wire = self.contract
 
         def once() -> T:
-            link = _api.read_download_url(self._get(self.settings.base_url + path), what)
-            return read("" if link is None else _api.read_download(self._get(link, api=False), what))
+            got = _api.read_log_reply(self._get(self.settings.base_url + path), what, wire)
+            if got.url is None:
+                return read(got.text)
+            return read(_api.read_download(self._get(got.url, api=False), what, wire))
 
         return self._retrying(once)
 
@@ -167,15 +200,19 @@ class SRConnectHook(BaseHook):
         team_id: str | None = None,
         execution_statuses: str | Iterable[str] | None = None,
         trigger_types: str | Iterable[str] | None = None,
-        order_by: str = contract.DEFAULT_ORDER_BY,
-        order_direction: str = contract.DEFAULT_ORDER_DIRECTION,
-        page_size: int = contract.PAGE_SIZE_DEFAULT,
+        order_by: str | None = None,
+        order_direction: str | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Record]:
         """Yield the invocation logs of a team that started in ``[start, end)``, one page in memory.
 
-        :param execution_statuses: only these statuses (``contract.EXECUTION_STATUSES``).
+        Records come as SRC sent them (the contract's field names and spellings).
+
+        :param execution_statuses: only these statuses (the provider's names, ``contract.EXECUTION_STATUSES``).
         :param trigger_types: only these trigger types (``contract.TRIGGER_TYPES``).
-        :param order_by: one of ``contract.ORDER_BY_VALUES``; the default gives a stable order.
+        :param order_by: one of ``contract.ORDER_BY_VALUES``; None: the contract's stable ``startTime`` order.
+        :param order_direction: ``asc`` (None) or ``desc``.
+        :param page_size: records per page; None: the contract's default.
         """
         walk = self.invocation_walk(
             start,
@@ -187,7 +224,7 @@ class SRConnectHook(BaseHook):
             order_direction=order_direction,
             page_size=page_size,
         )
-        return self._walk(walk, self._team_path(contract.INVOCATION_LOGS_PATH, team_id))
+        return self._walk(walk, self._team_path(self.contract.paths.invocation_logs, team_id))
 
     def iter_audit_logs(
         self,
@@ -195,19 +232,18 @@ class SRConnectHook(BaseHook):
         end: dt.datetime,
         *,
         team_id: str | None = None,
-        page_size: int = contract.PAGE_SIZE_DEFAULT,
+        page_size: int | None = None,
     ) -> Iterator[Record]:
-        """Yield the audit logs of a team dated in ``[start, end)``, one page in memory."""
-        team = self.team(team_id)
-        walk = _api.PageWalk(
-            f"SRC audit logs of team {team}",
-            _api.window_params(start, end) + _api.page_size_param(page_size),
-            page_size,
-            contract.AuditField.DATE,
-            start,
-            end,
-        )
-        return self._walk(walk, self._team_path(contract.AUDIT_LOGS_PATH, team))
+        """Yield the audit logs of a team dated in ``[start, end)``, one page in memory (None: default page size)."""
+        walk = self.audit_walk(start, end, team_id=team_id, page_size=page_size)
+        return self._walk(walk, self._team_path(self.contract.paths.audit_logs, team_id))
+
+    def audit_walk(
+        self, start: dt.datetime, end: dt.datetime, *, team_id: str | None = None, page_size: int | None = None
+    ) -> _api.PageWalk:
+        """The page walk of an audit listing; checks every parameter before any request."""
+        what = f"SRC audit logs of team {self.team(team_id)}"
+        return _api.audit_walk(self.contract, what, start, end, page_size)
 
     def invocation_walk(
         self, start: dt.datetime, end: dt.datetime, *, team_id: str | None = None, **query: Any
@@ -216,10 +252,8 @@ class SRConnectHook(BaseHook):
 
         Checks every parameter before any request.
         """
-        params = _api.invocation_query(start, end, **query)
-        page_size = query.get("page_size", contract.PAGE_SIZE_DEFAULT)
         what = f"SRC invocation logs of team {self.team(team_id)}"
-        return _api.PageWalk(what, params, page_size, contract.InvocationField.START_TIME, start, end)
+        return _api.invocation_walk(self.contract, what, start, end, **query)
 
     def _team_path(self, template: str, team_id: str | None) -> str:
         return template.format(team_id=quote(self.team(team_id), safe=""))
@@ -227,34 +261,58 @@ class SRConnectHook(BaseHook):
     # --- Logs of one invocation ---------------------------------------------------------------
 
     def get_console_logs(self, invocation_id: str) -> list[Record]:
-        """The console lines of an invocation (``SRConnectLogsNotStoredError`` while it runs)."""
-        path, what = _log_path(contract.CONSOLE_LOGS_PATH, "console logs", invocation_id)
-        return self._download(path, what, lambda text: _api.log_entries(text, contract.CONSOLE_LINES_FIELD, what))
+        """The console lines of an invocation (``SRConnectLogsNotStoredError`` while it runs).
+
+        :param invocation_id: the id exactly as SRC returned it (URL-quoted here, never pattern-checked).
+        """
+        files = self.contract.log_files
+        path, what = _log_path(self.contract.paths.console_logs, "console logs", invocation_id)
+        return self._download(path, what, lambda text: _api.log_entries(text, files.console_wrapper, what))
 
     def get_http_logs(self, invocation_id: str) -> list[Record]:
         """The HTTP-call log entries of an invocation."""
-        path, what = _log_path(contract.HTTP_LOGS_PATH, "HTTP logs", invocation_id)
-        return self._download(path, what, lambda text: _api.log_entries(text, contract.HTTP_ENTRIES_FIELD, what))
+        files = self.contract.log_files
+        path, what = _log_path(self.contract.paths.http_logs, "HTTP logs", invocation_id)
+        return self._download(path, what, lambda text: _api.log_entries(text, files.http_wrapper, what))
 
     def get_large_log_message(self, invocation_id: str, message_id: str) -> str:
-        """The full text of a console line too large to store inline."""
+        """The full text of a console line too large to store inline.
+
+        :param message_id: the line's large-message id exactly as SRC sent it (any text: ``+``, ``/``,
+            ``=``, spaces and non-ASCII are URL-quoted).
+        """
+        field = self.contract.log_files.large_message_field
         path, what = _log_path(
-            contract.LARGE_LOG_MESSAGE_PATH,
+            self.contract.paths.large_log_message,
             "large log message",
             invocation_id,
-            message_id=quote(validate_id("message_id", message_id), safe=""),
+            message_id=_api.path_segment("message_id", message_id),
         )
-        return self._download(path, what, str)
+        return self._download(path, what, lambda text: _api.large_message(text, field, what))
 
     # --- Airflow integration ------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap call (a one-record page) to check the credential, team and host."""
+        """The quick check (the UI button, ``airflow connections test``): the credential, team and host.
+
+        One listing request for a one-record page, with a short timeout and at most one retry, so it
+        answers within 10 s even when the host hangs or throttles; the message says what to fix.
+        """
         try:
-            path = self._team_path(contract.INVOCATION_LOGS_PATH, None)
-            self._get_json(path, _api.page_size_param(1), "the connection test")
+            wire = self.contract
+            url = self.settings.base_url + self._team_path(wire.paths.invocation_logs, None)
+            what = "the connection test"
+
+            def once() -> Any:
+                reply = self._get(
+                    url, _api.probe_query(wire), timeout=TEST_TIMEOUT_SECONDS, budget_wait=TEST_BUDGET_WAIT
+                )
+                return _api.read_json(reply, what, wire)
+
+            body = Retrying(**retry_kwargs(1, TEST_RETRY_WAIT, self.log))(once)
+            _api.listing_items(body, what, wire.listing)
         except SRConnectError as exc:
-            return False, str(exc)
+            return False, _test_advice(exc)
         return True, f"Connected to {self.settings.base_url} and read team {self.settings.team_id}."
 
     @classmethod
@@ -265,16 +323,18 @@ class SRConnectHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form on Airflow 2.11."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextAreaFieldWidget, BS3TextFieldWidget
         from wtforms import IntegerField, PasswordField, StringField
         from wtforms.validators import Optional
 
         # Airflow 2.11 takes only some field classes (not FloatField): numbers other than whole ones go as
-        # text, which parse_settings turns into numbers and checks.
+        # text, which parse_settings turns into numbers and checks. JSON (the contract) is text in a text area.
         widgets: dict[str, Any] = {}
         for spec in EXTRA_FIELDS:
             if spec.sensitive:
                 field, widget = PasswordField, BS3PasswordFieldWidget()
+            elif spec.kind == "json":
+                field, widget = StringField, BS3TextAreaFieldWidget()
             else:
                 field, widget = (IntegerField if spec.kind == "int" else StringField), BS3TextFieldWidget()
             widgets[spec.name] = field(
@@ -290,10 +350,35 @@ def _budget_spent() -> SRConnectRateLimitError:
     )
 
 
+def _url_passwords(url: str) -> tuple[str, ...]:
+    """The password of a URL (``redis://:secret@host``), as written and decoded; none if it has none."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ()
+    return (password, unquote(password)) if password else ()
+
+
+def _test_advice(exc: SRConnectError) -> str:
+    """The failed connection test's message: the error, and what to fix for it."""
+    if isinstance(exc, SRConnectTransportError):
+        return (
+            f"{exc}. No answer within {TEST_TIMEOUT_SECONDS:.0f} s: check the Host (empty = the region's API), "
+            "the port, and that this machine can reach it."
+        )
+    if isinstance(exc, SRConnectRateLimitError):
+        return f"{exc}. The credential could not be checked now: test again in a minute."
+    if isinstance(exc, SRConnectContractError):
+        return (
+            f"{exc}. The credential works, but the reply does not match the wire contract: run "
+            "python -m airflow_provider_srconnect.doctor and set the connection extra 'contract' as it proposes."
+        )
+    return str(exc)
+
+
 def _log_path(template: str, kind: str, invocation_id: str, **more: str) -> tuple[str, str]:
-    invocation = validate_id("invocation_id", invocation_id)
-    path = template.format(invocation_id=quote(invocation, safe=""), **more)
-    return path, f"SRC {kind} of invocation {invocation}"
+    path = template.format(invocation_id=_api.path_segment("invocation_id", invocation_id), **more)
+    return path, f"SRC {kind} of invocation {invocation_id}"
 
 
 class SRConnectAsyncHook(SRConnectHook):
@@ -350,7 +435,7 @@ class SRConnectAsyncHook(SRConnectHook):
 
         settings = await self.asettings()
         walk = self.invocation_walk(start, end, **query)
-        url = settings.base_url + self._team_path(contract.INVOCATION_LOGS_PATH, query.get("team_id"))
+        url = settings.base_url + self._team_path(settings.contract.paths.invocation_logs, query.get("team_id"))
         async with httpx.AsyncClient() as client:
             while (params := walk.next_params()) is not None:
                 page = functools.partial(self._aget_json, client, url, params, walk.what)
@@ -358,4 +443,4 @@ class SRConnectAsyncHook(SRConnectHook):
                     yield record
 
     async def _aget_json(self, client: httpx.AsyncClient, url: str, params: _api.Params, what: str) -> Any:
-        return _api.read_json(await self._aget(client, url, params), what)
+        return _api.read_json(await self._aget(client, url, params), what, (await self.asettings()).contract)

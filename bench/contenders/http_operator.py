@@ -25,6 +25,9 @@ from airflow_provider_srconnect.export import (
 )
 from bench.spec import API_KEY, EMAIL, REGION, TEAM
 
+#: The default contract: what a hand-written client would hard-code.
+C = contract.DEFAULT
+
 if TYPE_CHECKING:
     import requests
 
@@ -65,7 +68,7 @@ def _call(endpoint: str) -> requests.Response:
 def _download(path: str) -> str:
     """A log file through its download URL (the window is settled: every invocation has its logs)."""
     reply = _call(path)
-    url = (reply.json() or {}).get(contract.DOWNLOAD_URL_FIELD) if reply.content else None
+    url = (reply.json() or {}).get(C.logs.url_field) if reply.content else None
     if not url:
         return ""
     link = urlsplit(url)
@@ -76,18 +79,18 @@ def _with_logs(record: dict[str, Any]) -> dict[str, Any]:
     invocation = record[contract.InvocationField.ID]
     extra: dict[str, Any] = {}
     if record.get(contract.InvocationField.CONSOLE_LOGS) != 0:
-        text = _download(contract.CONSOLE_LOGS_PATH.format(invocation_id=invocation))
-        lines = json.loads(text)[contract.CONSOLE_LINES_FIELD] if text else []
+        text = _download(C.paths.console_logs.format(invocation_id=invocation))
+        lines = json.loads(text)[C.log_files.console_wrapper] if text else []
         for line in lines:
-            if line.get(contract.LARGE_MESSAGE_ID_FIELD):
-                path = contract.LARGE_LOG_MESSAGE_PATH.format(
-                    invocation_id=invocation, message_id=line[contract.LARGE_MESSAGE_ID_FIELD]
+            if line.get(C.log_files.console.large_message_id):
+                path = C.paths.large_log_message.format(
+                    invocation_id=invocation, message_id=line[C.log_files.console.large_message_id]
                 )
                 line[FULL_MESSAGE_KEY] = _download(path)
         extra[CONSOLE_LINES_KEY] = lines
     if record.get(contract.InvocationField.HTTP_LOGS) != 0:
-        text = _download(contract.HTTP_LOGS_PATH.format(invocation_id=invocation))
-        extra[HTTP_ENTRIES_KEY] = json.loads(text)[contract.HTTP_ENTRIES_FIELD] if text else []
+        text = _download(C.paths.http_logs.format(invocation_id=invocation))
+        extra[HTTP_ENTRIES_KEY] = json.loads(text)[C.log_files.http_wrapper] if text else []
     return {**record, **extra}
 
 
@@ -114,33 +117,27 @@ def prepare(spec: Spec) -> Job:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.http.operators.http import HttpOperator
 
-    pagination = contract.PAGINATION
     query = {
-        contract.PARAM_FROM: spec.start,
-        contract.PARAM_TO: spec.end,
-        contract.PARAM_PAGE_SIZE: str(contract.PAGE_SIZE_DEFAULT),
-        contract.PARAM_ORDER_BY: contract.DEFAULT_ORDER_BY,
-        contract.PARAM_ORDER_DIRECTION: contract.DEFAULT_ORDER_DIRECTION,
-        **pagination.first_params(),
+        C.window.from_param: spec.start,
+        C.window.to_param: spec.end,
+        C.pagination.size_param: str(C.pagination.size_default),
+        C.filters.order_by_param: C.filters.order_by,
+        C.filters.order_direction_param: C.filters.ascending,
     }
-    pages: list[dict[str, str]] = [pagination.first_params()]
 
     def next_page(response: requests.Response) -> dict[str, Any] | None:
         body = response.json()
-        following = pagination.next_params(pages[-1], body, len(body[contract.ITEMS_FIELD]), contract.PAGE_SIZE_DEFAULT)
-        if following is None:
-            return None
-        pages.append(following)
-        return {"data": following}
+        token = body.get(C.pagination.next_field)
+        return {"data": {C.pagination.param: token}} if token else None
 
     def items(responses: list[requests.Response]) -> list[dict[str, Any]]:
-        return [item for response in responses for item in response.json()[contract.ITEMS_FIELD]]
+        return [item for response in responses for item in response.json()[C.listing.wrapper]]
 
     listing = HttpOperator(
         task_id="list_invocations",
         http_conn_id=HTTP_CONN,
         method="GET",
-        endpoint=contract.INVOCATION_LOGS_PATH.format(team_id=TEAM),
+        endpoint=C.paths.invocation_logs.format(team_id=TEAM),
         data=query,
         pagination_function=next_page,
         response_filter=items,

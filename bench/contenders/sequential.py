@@ -21,6 +21,9 @@ from airflow_provider_srconnect.export import (
 )
 from bench.spec import API_KEY, EMAIL, REGION, TEAM
 
+#: The default contract: what a hand-written client would hard-code.
+C = contract.DEFAULT
+
 if TYPE_CHECKING:
     import requests
 
@@ -59,10 +62,10 @@ class Client:
     def download(self, path: str) -> str | None:
         """The file behind a log endpoint's download URL; None when SRC stored no logs (404)."""
         reply = self.api(path)
-        if reply.status_code == contract.STATUS_NOT_STORED:
+        if reply.status_code == C.logs.not_stored_status:
             return None
         reply.raise_for_status()
-        url = (reply.json() or {}).get(contract.DOWNLOAD_URL_FIELD) if reply.content else None
+        url = (reply.json() or {}).get(C.logs.url_field) if reply.content else None
         if not url:
             return ""
         file = self.get(url)
@@ -75,22 +78,22 @@ def with_logs(client: Client, record: dict[str, Any]) -> dict[str, Any]:
     invocation = record[contract.InvocationField.ID]
     extra: dict[str, Any] = {}
     if record.get(contract.InvocationField.CONSOLE_LOGS) != 0:
-        text = client.download(contract.CONSOLE_LOGS_PATH.format(invocation_id=invocation))
+        text = client.download(C.paths.console_logs.format(invocation_id=invocation))
         if text is None:
             return {**record, LOGS_NOT_STORED_KEY: True}
-        lines = json.loads(text)[contract.CONSOLE_LINES_FIELD] if text else []
+        lines = json.loads(text)[C.log_files.console_wrapper] if text else []
         for line in lines:
-            if line.get(contract.LARGE_MESSAGE_ID_FIELD):
-                path = contract.LARGE_LOG_MESSAGE_PATH.format(
-                    invocation_id=invocation, message_id=line[contract.LARGE_MESSAGE_ID_FIELD]
+            if line.get(C.log_files.console.large_message_id):
+                path = C.paths.large_log_message.format(
+                    invocation_id=invocation, message_id=line[C.log_files.console.large_message_id]
                 )
                 line[FULL_MESSAGE_KEY] = client.download(path) or ""
         extra[CONSOLE_LINES_KEY] = lines
     if record.get(contract.InvocationField.HTTP_LOGS) != 0:
-        text = client.download(contract.HTTP_LOGS_PATH.format(invocation_id=invocation))
+        text = client.download(C.paths.http_logs.format(invocation_id=invocation))
         if text is None:
             return {**record, LOGS_NOT_STORED_KEY: True}
-        extra[HTTP_ENTRIES_KEY] = json.loads(text)[contract.HTTP_ENTRIES_FIELD] if text else []
+        extra[HTTP_ENTRIES_KEY] = json.loads(text)[C.log_files.http_wrapper] if text else []
     return {**record, **extra}
 
 
@@ -98,28 +101,28 @@ def prepare(spec: Spec) -> Job:
     import boto3
 
     key = f"{PREFIX}/{spec.key}"
-    listing = contract.INVOCATION_LOGS_PATH.format(team_id=TEAM)
+    listing = C.paths.invocation_logs.format(team_id=TEAM)
     query = {
-        contract.PARAM_FROM: spec.start,
-        contract.PARAM_TO: spec.end,
-        contract.PARAM_PAGE_SIZE: str(contract.PAGE_SIZE_DEFAULT),
-        contract.PARAM_ORDER_BY: contract.DEFAULT_ORDER_BY,
-        contract.PARAM_ORDER_DIRECTION: contract.DEFAULT_ORDER_DIRECTION,
+        C.window.from_param: spec.start,
+        C.window.to_param: spec.end,
+        C.pagination.size_param: str(C.pagination.size_default),
+        C.filters.order_by_param: C.filters.order_by,
+        C.filters.order_direction_param: C.filters.ascending,
     }
-    pagination = contract.PAGINATION
 
     def job() -> tuple[int, str]:
         client = Client(spec.sandbox_url)
         records: list[dict[str, Any]] = []
-        page: dict[str, str] | None = pagination.first_params()
+        page: dict[str, str] | None = {}
         while page is not None:
             reply = client.api(listing, {**query, **page})
             reply.raise_for_status()
             body = reply.json()
-            items = body[contract.ITEMS_FIELD]
+            items = body[C.listing.wrapper]
             for record in items:
                 records.append(with_logs(client, record) if spec.include_logs == "all" else record)
-            page = pagination.next_params(page, body, len(items), contract.PAGE_SIZE_DEFAULT)
+            token = body.get(C.pagination.next_field)
+            page = {C.pagination.param: token} if token else None
         lines = b"".join(
             json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in records
         )

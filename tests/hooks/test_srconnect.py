@@ -13,7 +13,6 @@ import requests
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect._api import PageWalk
-from airflow_provider_srconnect._paging import CursorPagination, PageNumberPagination
 from airflow_provider_srconnect.exceptions import (
     SRConnectAuthError,
     SRConnectContractError,
@@ -31,6 +30,7 @@ START = pendulum.datetime(2026, 11, 1, tz="UTC")
 END = pendulum.datetime(2026, 11, 2, tz="UTC")
 LIST_URL = "https://src.test/v1/team/team-1/invocationLogs"
 AUDIT_URL = "https://src.test/v1/team/team-1/auditLogs"
+ITEMS = "items"
 
 
 def record(n: int, moment: pendulum.DateTime | None = None) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def record(n: int, moment: pendulum.DateTime | None = None) -> dict[str, Any]:
 
 
 def page(items: list[dict[str, Any]], token: str | None = None) -> dict[str, Any]:
-    return {contract.ITEMS_FIELD: items, "nextToken": token}
+    return {ITEMS: items, "nextToken": token}
 
 
 # --- Pagination -----------------------------------------------------------------------------------
@@ -63,16 +63,16 @@ def test_cursor_pages_are_followed_until_no_token(make_hook, requests_mock):
     assert queries[0]["orderby"] == ["starttime"] and queries[0]["pagesize"] == ["2"]
 
 
-def test_page_number_scheme_is_one_line_in_the_contract(make_hook, requests_mock, monkeypatch):
-    monkeypatch.setattr(contract, "PAGINATION", PageNumberPagination(request_param="page", first_page=1))
+def test_a_page_number_scheme_is_a_connection_extra(make_hook, requests_mock):
+    pages = {"style": "page", "param": "page", "next_field": None, "last_page": "short"}
     requests_mock.get(
         LIST_URL,
         [
-            {"json": {contract.ITEMS_FIELD: [record(0), record(1)]}},
-            {"json": {contract.ITEMS_FIELD: [record(2)]}},
+            {"json": {ITEMS: [record(0), record(1)]}},
+            {"json": {ITEMS: [record(2)]}},
         ],
     )
-    records = list(make_hook().iter_invocation_logs(START, END, page_size=2))
+    records = list(make_hook(contract={"pagination": pages}).iter_invocation_logs(START, END, page_size=2))
 
     assert len(records) == 3
     assert [h.qs["page"] for h in requests_mock.request_history] == [["1"], ["2"]]
@@ -104,11 +104,12 @@ def test_a_repeated_cursor_stops_the_walk(make_hook, requests_mock):
 
 
 def _walk() -> PageWalk:
-    return PageWalk("a listing", [], 100, "startTime", START, END, CursorPagination("cursor", "next"))
+    wire = contract.load({"pagination": {"param": "cursor", "next_field": "next"}})
+    return PageWalk("a listing", wire, [], 100, "startTime", START, END)
 
 
 def _page(token: str) -> dict[str, Any]:
-    return {contract.ITEMS_FIELD: [], "next": token}
+    return {ITEMS: [], "next": token}
 
 
 @pytest.mark.parametrize("cycle", [1, 2, 3, 7, 20])
@@ -142,7 +143,7 @@ def test_a_long_walk_holds_constant_memory():
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"records": []}, contract.ITEMS_FIELD), (page([{"invocationId": "x"}]), contract.InvocationField.START_TIME)],
+    [({"records": []}, ITEMS), (page([{"invocationId": "x"}]), contract.InvocationField.START_TIME)],
 )
 def test_a_response_off_contract_names_the_missing_field(make_hook, requests_mock, body, field):
     requests_mock.get(LIST_URL, json=body)
@@ -188,7 +189,7 @@ def test_progress_is_logged_once_per_page(make_hook, requests_mock, log_text):
         ({"order_by": "StartTime"}, "order_by"),
         ({"order_direction": "up"}, "order_direction"),
         ({"page_size": 0}, "page_size"),
-        ({"page_size": contract.PAGE_SIZE_MAX + 1}, "page_size"),
+        ({"page_size": contract.DEFAULT.pagination.size_max + 1}, "page_size"),
         ({"page_size": "50"}, "page_size"),
         ({"team_id": "../admin"}, "team_id"),
     ],
@@ -331,8 +332,8 @@ DOWNLOAD = "https://files.test/log?sig=abc"
 
 def test_console_logs_follow_the_download_url_without_credentials(make_hook, requests_mock):
     lines = [{"message": "hello"}, {"message": "world"}]
-    requests_mock.get(CONSOLE_URL, json={contract.DOWNLOAD_URL_FIELD: DOWNLOAD})
-    requests_mock.get(DOWNLOAD, json={contract.CONSOLE_LINES_FIELD: lines})
+    requests_mock.get(CONSOLE_URL, json={"url": DOWNLOAD})
+    requests_mock.get(DOWNLOAD, json={"logs": lines})
 
     assert make_hook().get_console_logs("inv-1") == lines
     api_call, download = requests_mock.request_history
@@ -341,9 +342,9 @@ def test_console_logs_follow_the_download_url_without_credentials(make_hook, req
 
 
 def test_http_logs_and_large_messages(make_hook, requests_mock):
-    requests_mock.get(HTTP_LOGS_URL, json={contract.DOWNLOAD_URL_FIELD: DOWNLOAD})
-    requests_mock.get(LARGE_URL, json={contract.DOWNLOAD_URL_FIELD: DOWNLOAD + "&large"})
-    requests_mock.get(DOWNLOAD, json={contract.HTTP_ENTRIES_FIELD: [{"fetchId": 1}]})
+    requests_mock.get(HTTP_LOGS_URL, json={"url": DOWNLOAD})
+    requests_mock.get(LARGE_URL, json={"url": DOWNLOAD + "&large"})
+    requests_mock.get(DOWNLOAD, json={"logs": [{"fetchId": 1}]})
     requests_mock.get(DOWNLOAD + "&large", text="x" * 50_000)
     hook = make_hook()
 
@@ -354,7 +355,7 @@ def test_http_logs_and_large_messages(make_hook, requests_mock):
 def test_an_expired_download_url_is_fetched_again(make_hook, requests_mock, sleeps):
     requests_mock.get(CONSOLE_URL, [{"json": {"url": DOWNLOAD}}, {"json": {"url": DOWNLOAD + "&fresh"}}])
     requests_mock.get(DOWNLOAD, status_code=403, text="Request has expired")
-    requests_mock.get(DOWNLOAD + "&fresh", json={contract.CONSOLE_LINES_FIELD: [{"message": "ok"}]})
+    requests_mock.get(DOWNLOAD + "&fresh", json={"logs": [{"message": "ok"}]})
 
     assert make_hook().get_console_logs("inv-1") == [{"message": "ok"}]
 
@@ -389,10 +390,18 @@ def test_a_url_reply_without_the_url_field_is_a_contract_error(make_hook, reques
         make_hook().get_console_logs("inv-1")
 
 
-def test_a_bad_invocation_id_fails_before_any_request(make_hook, requests_mock):
+@pytest.mark.parametrize("bad", ["", None, 42])
+def test_an_invocation_id_that_is_no_text_fails_before_any_request(make_hook, requests_mock, bad):
     with pytest.raises(SRConnectParamError, match="invocation_id"):
-        make_hook().get_console_logs("inv/../../x")
+        make_hook().get_console_logs(bad)
     assert requests_mock.call_count == 0
+
+
+def test_an_invocation_id_from_src_is_data_quoted_into_one_segment(make_hook, requests_mock):
+    requests_mock.get("https://src.test/v1/invocation/inv%2F..%2F..%2Fx/consoleLogs", json={"url": None})
+
+    assert make_hook().get_console_logs("inv/../../x") == []
+    assert requests_mock.last_request.path == "/v1/invocation/inv%2f..%2f..%2fx/consolelogs"
 
 
 # --- test_connection, secrets ---------------------------------------------------------------------
@@ -426,6 +435,6 @@ def test_the_key_never_reaches_logs_errors_or_repr(make_hook, requests_mock, sle
 def test_a_cut_log_file_is_fetched_again_with_a_fresh_url(make_hook, requests_mock, sleeps):
     requests_mock.get(CONSOLE_URL, [{"json": {"url": DOWNLOAD}}, {"json": {"url": DOWNLOAD + "&2"}}])
     requests_mock.get(DOWNLOAD, text='{"logs": [{"mess')
-    requests_mock.get(DOWNLOAD + "&2", json={contract.CONSOLE_LINES_FIELD: [{"message": "whole"}]})
+    requests_mock.get(DOWNLOAD + "&2", json={"logs": [{"message": "whole"}]})
 
     assert make_hook().get_console_logs("inv-1") == [{"message": "whole"}]

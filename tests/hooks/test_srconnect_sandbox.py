@@ -18,7 +18,6 @@ import pytest
 import requests
 
 from airflow_provider_srconnect import contract
-from airflow_provider_srconnect._paging import PageNumberPagination
 from airflow_provider_srconnect.exceptions import SRConnectAuthError, SRConnectParamError
 from airflow_provider_srconnect.hooks.srconnect import SRConnectAsyncHook, SRConnectHook
 from airflow_provider_srconnect.sandbox import (
@@ -73,11 +72,13 @@ def ids(records: Any) -> list[str]:
     return [r[IDS] for r in records]
 
 
-@pytest.mark.parametrize("scheme", ["cursor", "page number"])
-def test_many_pages_equal_the_ground_truth(src, monkeypatch, scheme):
-    if scheme == "page number":
-        monkeypatch.setattr(contract, "PAGINATION", PageNumberPagination(request_param="page"))
-    server, hook = src(invocations_per_hour=60)
+PAGE_NUMBERS = {"pagination": {"style": "page", "param": "page", "next_field": None, "last_page": "short"}}
+
+
+@pytest.mark.parametrize("override", [{}, PAGE_NUMBERS], ids=["cursor", "page number"])
+def test_many_pages_equal_the_ground_truth(src, override):
+    wire = contract.load(override)
+    server, hook = src(invocations_per_hour=60, contract=wire, hook_extra={"contract": override})
 
     got = ids(hook.iter_invocation_logs(DAY_START, DAY_END, page_size=50))
 
