@@ -1,4 +1,8 @@
-"""``python -m airflow_provider_srconnect.sandbox``: serve the SRC sandbox until SIGINT/SIGTERM."""
+"""``python -m airflow_provider_srconnect.sandbox``: serve the SRC sandbox until SIGINT/SIGTERM.
+
+``--contract FILE`` makes it speak another wire contract: the same override JSON a connection's extra
+``contract`` takes, laid over the default. ``--short-pages`` serves short pages mid-stream.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.sandbox.config import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_TEAM, SandboxConfig
 from airflow_provider_srconnect.sandbox.faults import Faults
 from airflow_provider_srconnect.sandbox.server import SandboxServer
@@ -32,12 +37,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=d.latency_ms)
     p.add_argument("--download-ttl", type=float, default=d.download_ttl_seconds, help="seconds")
     p.add_argument("--now", type=contract.parse_time, default=None, help="fixed clock, ISO-8601 with zone")
+    p.add_argument(
+        "--contract",
+        metavar="FILE",
+        default=None,
+        help="a JSON override of the wire contract (as a connection's extra 'contract'); default: the provider's",
+    )
+    p.add_argument(
+        "--short-pages", action="store_true", help="serve short pages mid-stream (every page whose index %% 3 == 1)"
+    )
     for name in ("error", "reset", "truncate", "malformed", "missing-field", "slow", "expired-url"):
         p.add_argument(f"--{name}-rate", type=float, default=0.0, help="fault probability 0..1")
     p.add_argument("--slow-seconds", type=float, default=1.0)
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("-v", "--verbose", action="store_true", help="log every request line")
     return p
+
+
+def _contract(path: str | None) -> contract.Contract:
+    """The contract of ``--contract FILE``; raises ``ValueError`` saying what is wrong (the dotted key)."""
+    if path is None:
+        return contract.DEFAULT
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as exc:
+        raise ValueError(f"--contract: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return contract.load(text, where="contract")
+    except SRConnectParamError as exc:
+        raise ValueError(f"--contract {path}: {exc}") from None
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
@@ -50,6 +79,8 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         latency_ms=args.latency_ms,
         download_ttl_seconds=args.download_ttl,
         now=args.now,
+        contract=_contract(args.contract),
+        short_pages=args.short_pages,
     )
 
 
@@ -87,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = SandboxServer(config, host=args.host, port=args.port, faults=_faults(args)).start()
     except OSError as exc:
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    speaks = "" if config.contract == contract.DEFAULT else f" contract={config.contract.fingerprint()}"
+    speaks += " short-pages" if config.short_pages else ""
     print(
-        f"SRC sandbox on {server.url} email={DEFAULT_EMAIL} api_key={DEFAULT_API_KEY} team={DEFAULT_TEAM}",
+        f"SRC sandbox on {server.url} email={DEFAULT_EMAIL} api_key={DEFAULT_API_KEY} team={DEFAULT_TEAM}{speaks}",
         flush=True,
     )
     try:

@@ -4,6 +4,11 @@ API requests go through: latency, fault throttling (429), Basic auth (401), the 
 bucket (429), an injected 5xx (500/503 with a JSON error body, 502/504 with an HTML one, like a
 gateway), the slow fault, then routing (405/404/403/400/200) and body faults on a 200.
 Downloads (``DOWNLOAD_PREFIX``) need no auth and are not rate-limited: they are presigned URLs.
+
+Everything on the wire follows the config's contract: the routes (``paths``, the path segments
+percent-decoded and matched exactly), the listings (``sandbox.listing``), the records and log files
+(``sandbox.wire``), log delivery by URL or inline, "no logs" and "not stored", and the error bodies
+(the download URLs' S3-style errors stay XML, as S3's do).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import base64
 import binascii
 import functools
 import hmac
-import json
 import logging
 import re
 import time
@@ -22,18 +26,19 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.sandbox import logfiles
-from airflow_provider_srconnect.sandbox.listing import BadRequest, parse_listing, run_listing
+from airflow_provider_srconnect.sandbox.listing import BadRequest, parse_listing, run_listing, shortened
 from airflow_provider_srconnect.sandbox.ratelimit import RateLimiter
 from airflow_provider_srconnect.sandbox.tokens import Signer
 from airflow_provider_srconnect.sandbox.window import Dataset
+from airflow_provider_srconnect.sandbox.wire import JSON, Wire, dumps
 
 if TYPE_CHECKING:
     from airflow_provider_srconnect.sandbox.config import SandboxConfig, User
+    from airflow_provider_srconnect.sandbox.data import RawInvocation
     from airflow_provider_srconnect.sandbox.faults import BodyFault, Faults
     from airflow_provider_srconnect.sandbox.stats import Stats
 
 DOWNLOAD_PREFIX = "/_download/"
-JSON = "application/json"
 log = logging.getLogger(__name__)
 
 
@@ -49,38 +54,26 @@ class Reply:
 
 
 class Refusal(Exception):
-    """An error response raised from deep inside routing."""
+    """An API error raised from deep inside routing; the app renders it in the contract's error body."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
-        self.reply = error_reply(status, code, message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A successful API answer: a JSON value to serialise, or a finished ``reply`` (text, empty body)."""
+
+    payload: Any = None
+    reply: Reply | None = None
+    listing: bool = False
 
 
 def json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
     """A JSON response."""
-    return Reply(status, json.dumps(payload, separators=(",", ":")).encode(), JSON, headers)
-
-
-def error_reply(status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-    """An API error: ``{"code": ..., ERROR_MESSAGE_FIELD: ...}``."""
-    return json_reply(status, {contract.ERROR_CODE_FIELD: code, contract.ERROR_MESSAGE_FIELD: message}, headers)
-
-
-def _throttled(retry_after: int) -> Reply:
-    return error_reply(
-        contract.STATUS_THROTTLED,
-        "TOO_MANY_REQUESTS",
-        "rate limit exceeded; retry later",
-        ((contract.RETRY_AFTER_HEADER, str(retry_after)),),
-    )
-
-
-def _server_error(status: int) -> Reply:
-    if status in (502, 504):
-        text = f"<html><body><h1>{status} Gateway Error</h1></body></html>"
-        return Reply(status, text.encode(), "text/html")
-    code = "SERVICE_UNAVAILABLE" if status == 503 else "INTERNAL_ERROR"
-    return error_reply(status, code, "injected server error")
+    return Reply(status, dumps(payload), JSON, headers)
 
 
 def _s3_error(status: int, code: str, message: str) -> Reply:
@@ -105,24 +98,27 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("([^/]+)".join(re.escape(p) for p in parts))
 
 
-def _routes() -> tuple[tuple[str, str], ...]:
+def _routes(paths: contract.Paths) -> tuple[tuple[str, str], ...]:
     return (
-        ("invocations", contract.INVOCATION_LOGS_PATH),
-        ("audit", contract.AUDIT_LOGS_PATH),
-        ("console", contract.CONSOLE_LOGS_PATH),
-        ("http", contract.HTTP_LOGS_PATH),
-        ("large", contract.LARGE_LOG_MESSAGE_PATH),
+        ("invocations", paths.invocation_logs),
+        ("audit", paths.audit_logs),
+        ("console", paths.console_logs),
+        ("http", paths.http_logs),
+        ("large", paths.large_log_message),
     )
 
 
 class SandboxApp:
-    """Everything the sandbox answers, for one config, fault set and stats."""
+    """Everything the sandbox answers, for one config (and its contract), fault set and stats."""
 
     def __init__(self, config: SandboxConfig, faults: Faults, stats: Stats, base_url: str) -> None:
         self.config = config
         self.faults = faults
         self.stats = stats
         self.base_url = base_url
+        self.contract = config.contract
+        self.wire = Wire(config.contract)
+        self.short = shortened(config.contract, config.short_pages)
         self.dataset = Dataset(config)
         self.limiter = RateLimiter(config.rate_limit_per_second, config.burst)
         self._cursors = Signer(config.seed, "cursor")
@@ -139,10 +135,29 @@ class SandboxApp:
             reply = self._api(method, target, authorization)
         except Exception:  # a bug in the sandbox must still produce a response
             log.exception("sandbox failed on %s %s", method, path)
-            reply = error_reply(500, "INTERNAL_ERROR", "sandbox error")
+            reply = self.error_reply(500, "INTERNAL_ERROR", "sandbox error")
         if not path.startswith(DOWNLOAD_PREFIX):
             self.stats.record_status(reply.status)
         return reply
+
+    def error_reply(self, status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+        """An API error: the code and message at the contract's ``errors`` keys."""
+        return json_reply(status, self.wire.error(code, message), headers)
+
+    def _throttled(self, retry_after: int) -> Reply:
+        return self.error_reply(
+            contract.STATUS_THROTTLED,
+            "TOO_MANY_REQUESTS",
+            "rate limit exceeded; retry later",
+            ((contract.RETRY_AFTER_HEADER, str(retry_after)),),
+        )
+
+    def _server_error(self, status: int) -> Reply:
+        if status in (502, 504):  # a gateway's page, not the API's error body
+            text = f"<html><body><h1>{status} Gateway Error</h1></body></html>"
+            return Reply(status, text.encode(), "text/html")
+        code = "SERVICE_UNAVAILABLE" if status == 503 else "INTERNAL_ERROR"
+        return self.error_reply(status, code, "injected server error")
 
     def _authenticate(self, header: str | None) -> tuple[User | None, str]:
         if not header:
@@ -171,25 +186,27 @@ class SandboxApp:
         retry_after = self.faults.throttle_retry_after()
         if retry_after is not None:
             self.stats.record_fault("storm")
-            return _throttled(retry_after)
+            return self._throttled(retry_after)
         if user is None:
-            return error_reply(401, "UNAUTHORIZED", problem)
+            return self.error_reply(401, "UNAUTHORIZED", problem)
         retry_after = self.limiter.acquire(user.email)
         if retry_after is not None:
-            return _throttled(retry_after)
+            return self._throttled(retry_after)
         status = self._error_status()
         if status is not None:
-            return _server_error(status)
+            return self._server_error(status)
         self._maybe_sleep()
         if method != "GET":
-            return error_reply(405, "METHOD_NOT_ALLOWED", "only GET is supported", (("Allow", "GET"),))
+            return self.error_reply(405, "METHOD_NOT_ALLOWED", "only GET is supported", (("Allow", "GET"),))
         try:
-            payload, listing = self._route(user, target)
+            answer = self._route(user, target)
         except Refusal as refusal:
-            return refusal.reply
-        fault = self._body_fault(json_body=True, listing=listing)
-        if fault == "missing":
-            payload.pop(contract.ITEMS_FIELD, None)
+            return self.error_reply(refusal.status, refusal.code, str(refusal))
+        if answer.reply is not None:
+            json_body = answer.reply.content_type == JSON and bool(answer.reply.body)
+            return _apply(answer.reply, self._body_fault(json_body=json_body, listing=False))
+        fault = self._body_fault(json_body=True, listing=answer.listing)
+        payload = self.wire.without_items(answer.payload) if fault == "missing" else answer.payload
         return _apply(json_reply(200, payload), fault)
 
     def _error_status(self, *, download: bool = False) -> int | None:
@@ -208,32 +225,43 @@ class SandboxApp:
             self.stats.record_fault(fault, download=download)
         return fault
 
-    def _route(self, user: User, target: str) -> tuple[dict[str, Any], bool]:
+    def _route(self, user: User, target: str) -> _Answer:
         split = urlsplit(target)
-        for kind, template in _routes():
+        for kind, template in _routes(self.contract.paths):
             match = _pattern(template).fullmatch(split.path)
             if match is None:
                 continue
             args = [unquote(g) for g in match.groups()]
             if kind in ("invocations", "audit"):
-                return self._listing(user, kind, args[0], split.query), True
-            return self._log_url(user, kind, args), False
+                return _Answer(payload=self._listing(user, kind, args[0], split.query), listing=True)
+            return self._logs(user, kind, args)
         raise Refusal(404, "NOT_FOUND", "Path not found")
 
-    def _listing(self, user: User, kind: str, team_id: str, query: str) -> dict[str, Any]:
+    def _listing(self, user: User, kind: str, team_id: str, query: str) -> Any:
         if team_id not in user.teams:
             raise Refusal(403, "FORBIDDEN", "no access to this team")
         scope = f"{kind}:{team_id}"
         try:
             pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=200)
-            parsed = parse_listing(pairs, invocations=kind == "invocations", scope=scope, signer=self._cursors)
+            parsed = parse_listing(
+                pairs,
+                invocations=kind == "invocations",
+                scope=scope,
+                signer=self._cursors,
+                wire=self.contract,
+                short=self.short,
+            )
         except (BadRequest, ValueError) as exc:
             raise Refusal(400, "INVALID_PARAMETER", str(exc)) from None
-        return run_listing(self.dataset, team_id, parsed, self.dataset.moment(), scope, self._cursors)
+        page = run_listing(
+            self.dataset, team_id, parsed, self.dataset.moment(), scope, self._cursors, self.contract, self.short
+        )
+        convert = self.wire.invocation if kind == "invocations" else self.wire.audit
+        return self.wire.listing([convert(r) for r in page.items], page.fields)
 
-    def _log_url(self, user: User, kind: str, args: list[str]) -> dict[str, Any]:
+    def _logs(self, user: User, kind: str, args: list[str]) -> _Answer:
         not_stored = Refusal(
-            contract.STATUS_NOT_STORED,
+            self.contract.logs.not_stored_status,
             "LOGS_NOT_STORED",
             "no logs stored for this invocation (it may still be running)",
         )
@@ -252,15 +280,30 @@ class SandboxApp:
             count = 1
         else:
             count = raw.console if kind == "console" else raw.http
+        delivery = self.contract.logs
+        if count == 0 and delivery.no_logs == "empty-body":
+            return _Answer(reply=Reply(200, b""))
+        if delivery.mode == "inline":
+            return self._file(kind, team_id, raw)
         if count == 0:
-            return {contract.DOWNLOAD_URL_FIELD: None}
+            return _Answer(payload=self.wire.log_url(None))
         ttl = self.config.download_ttl_seconds
         if self.faults.url_expired():
             self.stats.record_fault("expired_url")
             ttl = -1.0
         expires = round(time.time() + ttl, 3)
         token = self._downloads.dumps({"k": kind, "i": raw.id, "t": team_id, "e": expires})
-        return {contract.DOWNLOAD_URL_FIELD: f"{self.base_url}{DOWNLOAD_PREFIX}{token}"}
+        return _Answer(payload=self.wire.log_url(f"{self.base_url}{DOWNLOAD_PREFIX}{token}"))
+
+    def _file(self, kind: str, team_id: str, raw: RawInvocation) -> _Answer:
+        """A log file (or the large message) of ``raw`` as the contract shapes it."""
+        seed = self.config.seed
+        if kind == "large":
+            body, content_type = self.wire.large_message(logfiles.large_message(seed, raw))
+            return _Answer(reply=Reply(200, body, content_type))
+        if kind == "console":
+            return _Answer(payload=self.wire.console_file(logfiles.console_lines(seed, team_id, raw)))
+        return _Answer(payload=self.wire.http_file(logfiles.http_entries(seed, raw)))
 
     def _download(self, method: str, token: str) -> Reply:
         if method != "GET":
@@ -278,13 +321,9 @@ class SandboxApp:
         raw = None if found is None else found[1]
         if found is None or raw is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        team_id = found[0]
-        seed = self.config.seed
-        if payload["k"] == "large":
-            text = logfiles.large_message(seed, raw).encode()
-            reply = Reply(200, text, "text/plain; charset=utf-8")
-            return _apply(reply, self._body_fault(json_body=False, listing=False, download=True))
-        content = (
-            logfiles.console_file(seed, team_id, raw) if payload["k"] == "console" else logfiles.http_file(seed, raw)
-        )
-        return _apply(json_reply(200, content), self._body_fault(json_body=True, listing=False, download=True))
+        answer = self._file(str(payload["k"]), found[0], raw)
+        if answer.reply is not None:
+            json_body = answer.reply.content_type == JSON
+            return _apply(answer.reply, self._body_fault(json_body=json_body, listing=False, download=True))
+        reply = json_reply(200, answer.payload)
+        return _apply(reply, self._body_fault(json_body=True, listing=False, download=True))

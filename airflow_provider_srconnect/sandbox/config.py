@@ -1,9 +1,11 @@
-"""Settings of the sandbox: its users, data density, rate limit and clock."""
+"""Settings of the sandbox: its users, data density, rate limit, clock and the wire contract it speaks."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+
+from airflow_provider_srconnect.contract import DEFAULT, Contract
 
 DEFAULT_EMAIL = "sandbox@example.com"
 DEFAULT_API_KEY = "sandbox-api-key"
@@ -30,10 +32,14 @@ def _default_users() -> tuple[User, ...]:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """What the sandbox serves and how fast.
+    """What the sandbox serves, how fast, and in which wire contract.
 
     ``now`` fixes the clock (an aware datetime); None means real time. ``rate_limit_per_second``
-    of 0 or None turns rate limiting off.
+    of 0 or None turns rate limiting off. ``contract`` is followed exactly (paths, parameters,
+    pagination, fields, enums, log delivery, error bodies). ``short_pages`` serves short pages
+    mid-stream: every page whose 0-based index % 3 == 1 holds ``max(1, page_size // 2)`` records,
+    except where the contract's end signal presumes full pages (``last_page: "short"``, and a
+    page-number walk ended by ``total_count_field``), which a server could not honour with them.
     """
 
     seed: int = 7
@@ -45,8 +51,12 @@ class SandboxConfig:
     download_ttl_seconds: float = 60.0
     users: tuple[User, ...] = field(default_factory=_default_users)
     now: dt.datetime | None = None
+    contract: Contract = DEFAULT
+    short_pages: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.contract, Contract):
+            raise ValueError("contract must be a contract.Contract (use contract.load(override_json))")
         if self.invocations_per_hour < 0 or self.audit_per_hour < 0:
             raise ValueError("invocations_per_hour and audit_per_hour must be >= 0")
         if self.burst < 1:

@@ -111,6 +111,13 @@ def ms_to_datetime(ms: int) -> dt.datetime:
     return EPOCH + dt.timedelta(milliseconds=ms)
 
 
+def iso_ms(ms: int) -> str:
+    """Epoch milliseconds as ISO-8601 UTC text with ms (``contract.format_time``'s ``iso-ms``)."""
+    text = contract.format_time(ms_to_datetime(ms))
+    assert isinstance(text, str)
+    return text
+
+
 def datetime_to_us(moment: dt.datetime) -> int:
     """An aware datetime (also a pendulum one) as epoch microseconds (exact)."""
     utc = moment.astimezone(dt.UTC)
@@ -207,7 +214,7 @@ def invocation_hour(seed: int, team_id: str, hour: int, per_hour: int) -> tuple[
             RawInvocation(  # positional: several times faster than keywords for a NamedTuple
                 f"{hour:08x}-{index:05x}-{id_tail}",
                 start_ms,
-                contract.format_time(ms_to_datetime(start_ms)),
+                iso_ms(start_ms),
                 status,
                 trigger,
                 _pick(rand, roots) if trigger == CHAINED else trigger,

@@ -4,7 +4,7 @@ Rates are probabilities in [0, 1], drawn from one RNG (``fault_seed`` makes runs
 rate of 0 draws nothing). For each request the first fault that fires wins, in this order:
 error (500/502/503/504), then, on a 200 only, reset (headers and half the body, then the socket is
 closed), truncate (JSON cut in half, Content-Length matching the cut body), malformed (invalid JSON
-of full length) and missing field (a listing without ``contract.ITEMS_FIELD``). ``slow_rate``
+of full length) and missing field (a listing without its record list; a bare list becomes ``{}``). ``slow_rate``
 delays a response by ``slow_seconds`` independently of those. ``expired_url_rate`` hands out
 download URLs that have already expired (as when a URL waits in a queue past its TTL).
 
@@ -14,7 +14,7 @@ key invalid at once or after a number of further requests (a key revoked mid-exp
 
 Downloads (presigned URLs) get error, reset and slow like API calls, as S3 has them too. They are
 never throttled or affected by revoked keys (no credentials are involved), get no "missing
-field" (a log file has no ``ITEMS_FIELD``), and get truncate/malformed only for JSON files: a
+field" (a log file is no listing), and get truncate/malformed only for JSON files: a
 text/plain large message cut short with a matching Content-Length would be undetectable by any
 client, so it would only test luck.
 """

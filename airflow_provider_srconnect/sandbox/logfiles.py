@@ -1,8 +1,12 @@
-"""The downloadable log files of an invocation, generated deterministically on demand.
+"""The log files of an invocation, generated deterministically on demand with the provider's field names.
 
-Console file: ``{CONSOLE_LINES_FIELD: [line]}``; an oversized line carries a truncated message and
-``LARGE_MESSAGE_ID_FIELD``, whose full text is served separately as text/plain. HTTP file:
-``{HTTP_ENTRIES_FIELD: [entry]}`` shaped like the documented HTTP-log entry.
+Console lines (``contract.ConsoleLineField``): an oversized line carries a truncated message and a
+large-message id, whose full text is served separately. HTTP entries are shaped like the documented
+HTTP-log entry. ``console_file`` and ``http_file`` give the files as a contract serves them (the
+default: ``{"logs": [...]}``); ``sandbox.wire`` renames and wraps.
+
+Large-message ids are data a real server might send: about half are plain hex, the rest hold ``:``,
+``+``, ``/``, ``=``, a space or a non-ASCII letter, so a client must URL-quote them and check nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import random
 from typing import Any
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect.contract import DEFAULT, Contract
 from airflow_provider_srconnect.sandbox import data
+from airflow_provider_srconnect.sandbox.wire import Wire
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "SUCCESS")
 #: Characters of an oversized console line kept inline (the rest is the large message).
@@ -22,6 +28,7 @@ INLINE_CHARS = 1000
 BODY_LIMIT = 1024
 _FINE = (data.TIMED_OUT, data.DENIED)
 _WORDS = ("issue", "sync", "payload", "record", "user", "project", "status", "mapping", "field", "batch")
+_C = contract.ConsoleLineField
 _HOSTS = ("your-org.atlassian.net", "slack.com", "api.hubapi.com", "example.my.salesforce.com")
 
 
@@ -29,7 +36,16 @@ def large_message_id(raw: data.RawInvocation) -> str | None:
     """Id of the invocation's stored large message, or None if it has none."""
     if raw.large_line < 0:
         return None
-    return hashlib.blake2b(f"{raw.id}|{raw.large_line}".encode(), digest_size=8).hexdigest()
+    digest = hashlib.blake2b(f"{raw.id}|{raw.large_line}".encode(), digest_size=8)
+    text = digest.hexdigest()
+    variant = digest.digest()[0] % 6
+    if variant == 3:
+        return f"lm:{text[:8]}+{raw.large_line}"
+    if variant == 4:
+        return f"{text[:8]}/{text[8:]}=="
+    if variant == 5:
+        return f"lm {text[:8]} \u00e9t\u00e9/{raw.large_line}+{text[8:12]}="
+    return text
 
 
 def large_message(seed: int, raw: data.RawInvocation) -> str:
@@ -49,11 +65,11 @@ def large_message(seed: int, raw: data.RawInvocation) -> str:
 
 
 def _time(start_ms: int, offset_ms: int) -> str:
-    return contract.format_time(data.ms_to_datetime(start_ms + offset_ms))
+    return data.iso_ms(start_ms + offset_ms)
 
 
-def console_file(seed: int, team_id: str, raw: data.RawInvocation) -> dict[str, Any]:
-    """The console-log file: exactly ``raw.console`` lines, in time order."""
+def console_lines(seed: int, team_id: str, raw: data.RawInvocation) -> list[dict[str, Any]]:
+    """The console lines (provider names): exactly ``raw.console`` of them, in time order."""
     rng = random.Random(data.stable_seed("console", seed, raw.id))
     script = data.catalog(seed, team_id)[raw.workspace].scripts[raw.script].name
     offsets = sorted(rng.randint(0, max(raw.duration - 1, 0)) for _ in range(raw.console))
@@ -65,16 +81,21 @@ def console_file(seed: int, team_id: str, raw: data.RawInvocation) -> dict[str, 
         else:
             level = rng.choices(LEVELS[:4], (2, 8, 1, 0.3))[0]
         line: dict[str, Any] = {
-            "timestamp": _time(raw.start_ms, offset),
-            "level": level,
-            "source": script if rng.random() < 0.9 else "Workspace",
-            "message": f"{rng.choice(_WORDS)} {rng.randint(1, 9999)}: {' '.join(rng.choices(_WORDS, k=5))}",
+            _C.TIMESTAMP: _time(raw.start_ms, offset),
+            _C.LEVEL: level,
+            _C.SOURCE: script if rng.random() < 0.9 else "Workspace",
+            _C.MESSAGE: f"{rng.choice(_WORDS)} {rng.randint(1, 9999)}: {' '.join(rng.choices(_WORDS, k=5))}",
         }
         if i == raw.large_line:
-            line["message"] = large_message(seed, raw)[:INLINE_CHARS]
-            line[contract.LARGE_MESSAGE_ID_FIELD] = large_message_id(raw)
+            line[_C.MESSAGE] = large_message(seed, raw)[:INLINE_CHARS]
+            line[_C.LARGE_MESSAGE_ID] = large_message_id(raw)
         lines.append(line)
-    return {contract.CONSOLE_LINES_FIELD: lines}
+    return lines
+
+
+def console_file(seed: int, team_id: str, raw: data.RawInvocation, wire: Contract = DEFAULT) -> Any:
+    """The console-log file as ``wire`` serves it (the default: ``{"logs": [line]}``)."""
+    return Wire(wire).console_file(console_lines(seed, team_id, raw))
 
 
 def _body(rng: random.Random) -> dict[str, Any]:
@@ -120,9 +141,14 @@ def _entry(rng: random.Random, raw: data.RawInvocation, fetch_id: int, at_ms: in
     return entry
 
 
-def http_file(seed: int, raw: data.RawInvocation) -> dict[str, Any]:
-    """The HTTP-log file: exactly ``raw.http`` entries, fetch ids 1..n."""
+def http_entries(seed: int, raw: data.RawInvocation) -> list[dict[str, Any]]:
+    """The HTTP-log entries: exactly ``raw.http`` of them, fetch ids 1..n."""
     rng = random.Random(data.stable_seed("http", seed, raw.id))
     span = max(raw.duration - 1, 0)
     offsets = sorted(rng.randint(0, span) for _ in range(raw.http))
-    return {contract.HTTP_ENTRIES_FIELD: [_entry(rng, raw, i + 1, at) for i, at in enumerate(offsets)]}
+    return [_entry(rng, raw, i + 1, at) for i, at in enumerate(offsets)]
+
+
+def http_file(seed: int, raw: data.RawInvocation, wire: Contract = DEFAULT) -> Any:
+    """The HTTP-log file as ``wire`` serves it (the default: ``{"logs": [entry]}``)."""
+    return Wire(wire).http_file(http_entries(seed, raw))

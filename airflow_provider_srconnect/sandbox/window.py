@@ -2,7 +2,9 @@
 
 The API and ``GroundTruth`` both read records through ``Dataset``, so the ground truth is exactly
 what the API serves: start times in ``[now - RETENTION_MONTHS, now)``, ascending (time, id), and an
-invocation still running at "now" reported as RUNNING with a null duration.
+invocation still running at "now" reported as RUNNING with a null duration. ``Dataset`` gives the
+records with the provider's names; ``GroundTruth`` gives them, and the logs, in the wire form of the
+configured contract (``sandbox.wire``), exactly as the API serves them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import pendulum
 
 from airflow_provider_srconnect import contract
-from airflow_provider_srconnect.sandbox import data
+from airflow_provider_srconnect.sandbox import data, logfiles
+from airflow_provider_srconnect.sandbox.wire import Wire
 
 if TYPE_CHECKING:
     from airflow_provider_srconnect.sandbox.config import SandboxConfig
@@ -51,6 +54,11 @@ class Moment:
         lo = self.first_ms if start is None else max(self.first_ms, _ceil_ms(data.datetime_to_us(start)))
         hi = self.end_ms if end is None else min(self.end_ms, _ceil_ms(data.datetime_to_us(end)))
         return lo, hi
+
+    def clamp_ms(self, lo: int | None, hi: int | None) -> tuple[int, int]:
+        """Millisecond bounds ``[lo, hi)`` (None: open) cut to what is servable."""
+        first = self.first_ms if lo is None else max(self.first_ms, lo)
+        return first, self.end_ms if hi is None else min(self.end_ms, hi)
 
     def serves(self, start_ms: int) -> bool:
         """Whether a record starting at ``start_ms`` is within retention and not in the future."""
@@ -127,7 +135,7 @@ class Dataset:
         return team_id, (raw if raw is not None and raw.id == invocation_id else None)
 
     def invocation_record(self, team_id: str, raw: data.RawInvocation, running: bool) -> Record:
-        """The JSON dict of an invocation as served."""
+        """The JSON dict of an invocation, with the provider's names."""
         ws = data.catalog(self.config.seed, team_id)[raw.workspace]
         env = ws.environments[raw.environment]
         script = ws.scripts[raw.script]
@@ -158,7 +166,10 @@ class Dataset:
         descending: bool = False,
         after: Position | None = None,
     ) -> Iterator[Record]:
-        """Invocation dicts with start in ``[lo, hi)`` (ms) matching the filters, lazily."""
+        """Invocation dicts (provider names) with start in ``[lo, hi)`` (ms) matching the filters, lazily.
+
+        ``statuses`` and ``triggers`` are provider names.
+        """
         for raw in walk(lambda h: self.invocation_hour(team_id, h), lo, hi, descending, after):
             running = moment.running(raw)
             status = contract.STATUS_RUNNING if running else raw.status
@@ -171,11 +182,11 @@ class Dataset:
     def audit(
         self, team_id: str, lo: int, hi: int, *, descending: bool = False, after: Position | None = None
     ) -> Iterator[Record]:
-        """Audit dicts dated in ``[lo, hi)`` (ms), lazily."""
+        """Audit dicts (provider names) dated in ``[lo, hi)`` (ms), lazily."""
         for raw in walk(lambda h: self.audit_hour(team_id, h), lo, hi, descending, after):
             record: Record = {
                 contract.AuditField.ID: raw.id,
-                contract.AuditField.DATE: contract.format_time(data.ms_to_datetime(raw.start_ms)),
+                contract.AuditField.DATE: data.iso_ms(raw.start_ms),
             }
             record.update(json.loads(raw.payload))
             yield record
@@ -187,11 +198,39 @@ def _aware(name: str, value: dt.datetime) -> dt.datetime:
     return value
 
 
+@dataclass(frozen=True)
+class InvocationLogs:
+    """An invocation's logs as the API serves them now, in the contract's wire form.
+
+    ``stored`` is False when the log endpoints answer "not stored" (running, unknown, out of
+    retention); the lists are then empty. ``console`` holds the console lines (renamed fields), the
+    oversized one at index ``large_message_line`` with id ``large_message_id`` and full text
+    ``large_message`` (all None when there is none); ``http`` holds the HTTP entries.
+    """
+
+    stored: bool
+    console: list[Record]
+    http: list[Record]
+    large_message_line: int | None = None
+    large_message_id: str | None = None
+    large_message: str | None = None
+
+
 class GroundTruth:
-    """Exactly the records the API serves for ``[start, end)``, ascending (time, id), read "now"."""
+    """Exactly what the API serves, in the configured contract's wire form, read "now".
+
+    Records for ``[start, end)`` come ascending (time, id), with the contract's field names, record
+    time format and enum spellings; an archive made through that contract must equal them.
+    """
 
     def __init__(self, dataset: Dataset) -> None:
         self._dataset = dataset
+        self._wire = Wire(dataset.config.contract)
+
+    @property
+    def contract(self) -> contract.Contract:
+        """The contract the records are shaped by."""
+        return self._wire.contract
 
     def invocations(
         self,
@@ -201,14 +240,35 @@ class GroundTruth:
         execution_statuses: Iterable[str] | None = None,
         trigger_types: Iterable[str] | None = None,
     ) -> list[Record]:
-        """Invocation records of ``team_id`` starting in ``[start, end)``."""
+        """Invocation records of ``team_id`` starting in ``[start, end)``, in wire form.
+
+        ``execution_statuses`` and ``trigger_types`` filter by provider names (``contract.EXECUTION_STATUSES``,
+        ``contract.TRIGGER_TYPES``), as users pass them.
+        """
         moment = self._dataset.moment()
         lo, hi = moment.clamp(_aware("start", start), _aware("end", end))
         statuses = None if execution_statuses is None else frozenset(execution_statuses)
         triggers = None if trigger_types is None else frozenset(trigger_types)
-        return list(self._dataset.invocations(team_id, lo, hi, moment, statuses=statuses, triggers=triggers))
+        records = self._dataset.invocations(team_id, lo, hi, moment, statuses=statuses, triggers=triggers)
+        return [self._wire.invocation(r) for r in records]
 
     def audit(self, team_id: str, start: dt.datetime, end: dt.datetime) -> list[Record]:
-        """Audit records of ``team_id`` dated in ``[start, end)``."""
+        """Audit records of ``team_id`` dated in ``[start, end)``, in wire form."""
         lo, hi = self._dataset.moment().clamp(_aware("start", start), _aware("end", end))
-        return list(self._dataset.audit(team_id, lo, hi))
+        return [self._wire.audit(r) for r in self._dataset.audit(team_id, lo, hi)]
+
+    def logs(self, team_id: str, invocation_id: str) -> InvocationLogs:
+        """The console lines, HTTP entries and large message of one invocation of ``team_id``, in wire form."""
+        found = self._dataset.find_invocation(invocation_id)
+        moment = self._dataset.moment()
+        raw = None if found is None or found[0] != team_id else found[1]
+        if raw is None or not moment.serves(raw.start_ms) or moment.running(raw):
+            return InvocationLogs(stored=False, console=[], http=[])
+        seed = self._dataset.config.seed
+        console = [self._wire.console_line(line) for line in logfiles.console_lines(seed, team_id, raw)]
+        http = logfiles.http_entries(seed, raw)
+        message_id = logfiles.large_message_id(raw)
+        if message_id is None:
+            return InvocationLogs(stored=True, console=console, http=http)
+        text = logfiles.large_message(seed, raw)
+        return InvocationLogs(True, console, http, raw.large_line, message_id, text)

@@ -118,13 +118,13 @@ class Matrix:
         raw, seed = found[1], self.server.config.seed
         extra: Record = {}
         if record[contract.InvocationField.CONSOLE_LOGS]:
-            lines = logfiles.console_file(seed, DEFAULT_TEAM, raw)[contract.CONSOLE_LINES_FIELD]
+            lines = logfiles.console_file(seed, DEFAULT_TEAM, raw)[contract.DEFAULT.log_files.console_wrapper]
             for line in lines:
-                if line.get(contract.LARGE_MESSAGE_ID_FIELD):
+                if line.get(contract.DEFAULT.log_files.console.large_message_id):
                     line[FULL_MESSAGE_KEY] = logfiles.large_message(seed, raw)
             extra[CONSOLE_LINES_KEY] = lines
         if record[contract.InvocationField.HTTP_LOGS]:
-            extra[HTTP_ENTRIES_KEY] = logfiles.http_file(seed, raw)[contract.HTTP_ENTRIES_FIELD]
+            extra[HTTP_ENTRIES_KEY] = logfiles.http_file(seed, raw)[contract.DEFAULT.log_files.http_wrapper]
         return {**record, **extra}
 
     def assert_recovered(self, xcom: dict[str, Any], include_logs: IncludeLogs = "none") -> None:

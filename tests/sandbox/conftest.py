@@ -15,6 +15,7 @@ from airflow_provider_srconnect.sandbox import (
     SandboxConfig,
     SandboxServer,
 )
+from airflow_provider_srconnect.sandbox.api import Reply
 
 #: A fixed "now" in the middle of an hour (with milliseconds, to exercise rounding).
 NOW = dt.datetime(2026, 3, 10, 12, 30, 15, 250000, tzinfo=dt.UTC)
@@ -31,6 +32,11 @@ class Client:
 
     def get(self, path: str, params: Any = None, **kwargs: Any) -> requests.Response:
         return self.session.get(self.server.url + path, params=params, timeout=10, **kwargs)
+
+    def reply(self, path: str, params: list[tuple[str, str]]) -> Reply:
+        """``get`` as a ``Reply`` (status, body, content type), for the raw walk of ``tests.sandbox.walk``."""
+        response = self.get(path, params=params)
+        return Reply(response.status_code, response.content, response.headers.get("Content-Type", ""))
 
 
 @pytest.fixture

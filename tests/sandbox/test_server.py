@@ -15,13 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import pendulum
 import pytest
 import requests
 
 from airflow_provider_srconnect import contract
-from airflow_provider_srconnect._paging import CursorPagination, PageNumberPagination
 from airflow_provider_srconnect.sandbox import (
     DEFAULT_API_KEY,
     DEFAULT_EMAIL,
@@ -33,48 +33,42 @@ from airflow_provider_srconnect.sandbox import (
 )
 from airflow_provider_srconnect.sandbox.window import Dataset, GroundTruth
 from tests.sandbox.conftest import AUTH, NOW, Client
+from tests.sandbox.walk import Params, walk
 
 F = contract.InvocationField
 A = contract.AuditField
-INV = contract.INVOCATION_LOGS_PATH.format(team_id=DEFAULT_TEAM)
-AUD = contract.AUDIT_LOGS_PATH.format(team_id=DEFAULT_TEAM)
+D = contract.DEFAULT
+INV = D.paths.invocation_logs.format(team_id=DEFAULT_TEAM)
+AUD = D.paths.audit_logs.format(team_id=DEFAULT_TEAM)
+CONSOLE_PATH, HTTP_PATH, LARGE_PATH = D.paths.console_logs, D.paths.http_logs, D.paths.large_log_message
 HOUR = dt.timedelta(hours=1)
-SIZE, FROM, TO = contract.PARAM_PAGE_SIZE, contract.PARAM_FROM, contract.PARAM_TO
-STATUSES, TRIGGERS = contract.PARAM_EXECUTION_STATUSES, contract.PARAM_TRIGGER_TYPES
-ORDER_BY, DIRECTION = contract.PARAM_ORDER_BY, contract.PARAM_ORDER_DIRECTION
-TOKEN = contract.PAGINATION.request_param  # the cursor parameter, read before any monkeypatching
+SIZE, FROM, TO = D.pagination.size_param, D.window.from_param, D.window.to_param
+STATUSES, TRIGGERS = D.filters.execution_statuses_param, D.filters.trigger_types_param
+assert D.filters.order_by_param is not None and D.filters.order_direction_param is not None
+ORDER_BY, DIRECTION = D.filters.order_by_param, D.filters.order_direction_param
+TOKEN = D.pagination.param
+assert D.pagination.next_field is not None and D.listing.wrapper is not None
+NEXT, ITEMS = D.pagination.next_field, D.listing.wrapper
+URL = D.logs.url_field
+assert D.log_files.console_wrapper is not None and D.log_files.http_wrapper is not None
+LINES, ENTRIES = D.log_files.console_wrapper, D.log_files.http_wrapper
+LARGE_ID = D.log_files.console.large_message_id
 Start = Callable[..., SandboxServer]
-Params = list[tuple[str, str]]
 
 
 def window(start: dt.datetime, end: dt.datetime) -> Params:
-    return [(contract.PARAM_FROM, contract.format_time(start)), (contract.PARAM_TO, contract.format_time(end))]
+    return [(FROM, str(contract.format_time(start))), (TO, str(contract.format_time(end)))]
 
 
-def collect(client: Client, path: str, params: Params, *, resend: bool = True) -> tuple[list[dict[str, Any]], int]:
-    """Every record of a listing, paging the way ``contract.PAGINATION`` says; (records, pages)."""
-    pagination = contract.PAGINATION
-    size = int(dict(params).get(contract.PARAM_PAGE_SIZE, contract.PAGE_SIZE_DEFAULT))
-    current = pagination.first_params()
-    records: list[dict[str, Any]] = []
-    for pages in range(1, 301):
-        sent = params if resend or pages == 1 else []
-        response = client.get(path, params=sent + list(current.items()))
-        assert response.status_code == 200, response.text
-        body = response.json()
-        records += body[contract.ITEMS_FIELD]
-        following = pagination.next_params(current, body, len(body[contract.ITEMS_FIELD]), size)
-        if following is None:
-            return records, pages
-        current = following
-    raise AssertionError("the listing did not end within 300 pages")
-
-
-def token_field() -> str:
-    """The response field of the cursor (the contract's default scheme)."""
-    pagination = contract.PAGINATION
-    assert isinstance(pagination, CursorPagination)
-    return pagination.response_field
+def collect(
+    client: Client, path: str, params: Params, *, resend: bool = True, wire: contract.Contract = D
+) -> tuple[list[dict[str, Any]], int]:
+    """Every record of a listing, paging the way ``wire`` says (the raw walk); (records, pages)."""
+    given = dict(params)
+    size = int(given.get(wire.pagination.size_param, wire.pagination.size_default))
+    rest = [(k, v) for k, v in params if k != wire.pagination.size_param]
+    walked = walk(client.reply, wire, path, rest, size, resend=resend)
+    return walked.records, walked.pages
 
 
 def ids(records: Sequence[dict[str, Any]], field: str = F.ID) -> list[str]:
@@ -87,12 +81,12 @@ def start_of(record: dict[str, Any]) -> dt.datetime:
 
 def error(response: requests.Response) -> str:
     body = response.json()
-    assert set(body) == {"code", contract.ERROR_MESSAGE_FIELD}
-    return str(body[contract.ERROR_MESSAGE_FIELD])
+    assert set(body) == {D.errors.code_field, D.errors.message_field}
+    return str(body[D.errors.message_field])
 
 
 def log_url(client: Client, template: str, **ids_: str) -> requests.Response:
-    return client.get(template.format(**ids_))
+    return client.get(template.format(**{k: quote(v, safe="") for k, v in ids_.items()}))
 
 
 # --- Listings and pagination ----------------------------------------------------------------------
@@ -102,32 +96,32 @@ def log_url(client: Client, template: str, **ids_: str) -> requests.Response:
 def test_cursor_pages_equal_ground_truth(sandbox: SandboxServer, client: Client, resend: bool) -> None:
     start, end = NOW - 7 * HOUR, NOW - HOUR
     truth = sandbox.ground_truth.invocations(DEFAULT_TEAM, start, end)
-    records, pages = collect(client, INV, [*window(start, end), (contract.PARAM_PAGE_SIZE, "50")], resend=resend)
+    records, pages = collect(client, INV, [*window(start, end), (SIZE, "50")], resend=resend)
     assert pages >= 5
     assert len(set(ids(records))) == len(records)
     assert records == truth
     assert all(start <= start_of(r) < end for r in records)
 
 
-def test_page_numbers_equal_ground_truth(
-    sandbox: SandboxServer, client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(contract, "PAGINATION", PageNumberPagination(request_param="page", first_page=1))
+def test_page_numbers_equal_ground_truth(start_sandbox: Start) -> None:
+    pages = contract.load({"pagination": {"style": "page", "param": "page", "next_field": None, "last_page": "short"}})
+    sandbox = start_sandbox(contract=pages)
+    client = Client(sandbox)
     start, end = NOW - 6 * HOUR, NOW
-    params = [*window(start, end), (contract.PARAM_PAGE_SIZE, "40")]
-    records, pages = collect(client, INV, params)
-    assert pages >= 5
+    params = [*window(start, end), (SIZE, "40")]
+    records, walked = collect(client, INV, params, wire=pages)
+    assert walked >= 5
     assert records == sandbox.ground_truth.invocations(DEFAULT_TEAM, start, end)
     past_end = client.get(INV, params=[*params, ("page", "999")])
     assert past_end.status_code == 200
-    assert past_end.json() == {contract.ITEMS_FIELD: []}
+    assert past_end.json() == {ITEMS: []}
     assert client.get(INV, params=[*params, ("page", "0")]).status_code == 400
     assert client.get(INV, params=[*params, (TOKEN, "x")]).status_code == 400  # no cursor any more
 
 
 def test_audit_pages_equal_ground_truth(sandbox: SandboxServer, client: Client) -> None:
     start, end = NOW - dt.timedelta(days=2), NOW
-    records, pages = collect(client, AUD, [*window(start, end), (contract.PARAM_PAGE_SIZE, "25")])
+    records, pages = collect(client, AUD, [*window(start, end), (SIZE, "25")])
     assert pages >= 5
     assert records == sandbox.ground_truth.audit(DEFAULT_TEAM, start, end)
     assert len(set(ids(records, A.ID))) == len(records)
@@ -139,7 +133,7 @@ def test_audit_pages_equal_ground_truth(sandbox: SandboxServer, client: Client) 
 
 def test_descending_start_time(sandbox: SandboxServer, client: Client) -> None:
     start, end = NOW - 4 * HOUR, NOW - HOUR
-    params = [*window(start, end), (contract.PARAM_ORDER_DIRECTION, "desc"), (contract.PARAM_PAGE_SIZE, "30")]
+    params = [*window(start, end), (DIRECTION, "desc"), (SIZE, "30")]
     records, pages = collect(client, INV, params)
     assert pages >= 5
     assert records == sandbox.ground_truth.invocations(DEFAULT_TEAM, start, end)[::-1]
@@ -147,7 +141,7 @@ def test_descending_start_time(sandbox: SandboxServer, client: Client) -> None:
 
 def test_order_by_duration_pages(sandbox: SandboxServer, client: Client) -> None:
     start, end = NOW - 6 * HOUR, NOW
-    params = [*window(start, end), (contract.PARAM_ORDER_BY, "duration"), (contract.PARAM_PAGE_SIZE, "50")]
+    params = [*window(start, end), (ORDER_BY, "duration"), (SIZE, "50")]
     records, pages = collect(client, INV, params)
     truth = sandbox.ground_truth.invocations(DEFAULT_TEAM, start, end)
     assert pages >= 5
@@ -157,22 +151,20 @@ def test_order_by_duration_pages(sandbox: SandboxServer, client: Client) -> None
 
 
 def test_defaults_are_retention_start_to_now(sandbox: SandboxServer, client: Client) -> None:
-    latest = client.get(INV, params={contract.PARAM_ORDER_DIRECTION: "desc", contract.PARAM_PAGE_SIZE: "5"})
-    assert (
-        latest.json()[contract.ITEMS_FIELD] == sandbox.ground_truth.invocations(DEFAULT_TEAM, NOW - HOUR, NOW)[:-6:-1]
-    )
-    oldest = client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"}).json()[contract.ITEMS_FIELD][0]
+    latest = client.get(INV, params={DIRECTION: "desc", SIZE: "5"})
+    assert latest.json()[ITEMS] == sandbox.ground_truth.invocations(DEFAULT_TEAM, NOW - HOUR, NOW)[:-6:-1]
+    oldest = client.get(INV, params={SIZE: "1"}).json()[ITEMS][0]
     bound = pendulum.instance(NOW).subtract(months=contract.RETENTION_MONTHS)
     assert bound <= start_of(oldest) < bound + HOUR
-    assert client.get(INV).json()[contract.ITEMS_FIELD].__len__() == contract.PAGE_SIZE_DEFAULT
+    assert client.get(INV).json()[ITEMS].__len__() == D.pagination.size_default
 
 
 def test_filters(sandbox: SandboxServer, client: Client) -> None:
     start, end = NOW - 24 * HOUR, NOW
     statuses, triggers = ["FUNCTION_ERROR", "RUNTIME_ERROR"], ["SCHEDULED", "CHAINED"]
-    params = [*window(start, end), (contract.PARAM_PAGE_SIZE, "20")]
-    params += [(contract.PARAM_EXECUTION_STATUSES, s) for s in statuses]
-    params += [(contract.PARAM_TRIGGER_TYPES, t) for t in triggers]
+    params = [*window(start, end), (SIZE, "20")]
+    params += [(STATUSES, s) for s in statuses]
+    params += [(TRIGGERS, t) for t in triggers]
     records, _ = collect(client, INV, params)
     assert records == sandbox.ground_truth.invocations(DEFAULT_TEAM, start, end, statuses, triggers)
     assert records and all(r[F.EXECUTION_STATUS] in statuses and r[F.TRIGGER_TYPE] in triggers for r in records)
@@ -196,9 +188,9 @@ def test_hour_boundary_is_half_open(sandbox: SandboxServer, client: Client) -> N
     boundary = NOW.replace(hour=6, minute=0, second=0, microsecond=0)  # 06:00 UTC: a 6th hour
     first = sandbox.ground_truth.invocations(DEFAULT_TEAM, boundary, boundary + HOUR)[0]
     assert first[F.START_TIME] == contract.format_time(boundary)
-    after = client.get(INV, params=[*window(boundary, boundary + HOUR), (contract.PARAM_PAGE_SIZE, "1")])
-    assert after.json()[contract.ITEMS_FIELD] == [first]
-    before = client.get(INV, params=window(boundary - HOUR, boundary)).json()[contract.ITEMS_FIELD]
+    after = client.get(INV, params=[*window(boundary, boundary + HOUR), (SIZE, "1")])
+    assert after.json()[ITEMS] == [first]
+    before = client.get(INV, params=window(boundary - HOUR, boundary)).json()[ITEMS]
     assert before and all(start_of(r) < boundary for r in before)
 
 
@@ -208,9 +200,9 @@ def test_retention_and_future(sandbox: SandboxServer, client: Client) -> None:
     assert around and all(start_of(r) >= bound for r in around)
     assert sandbox.ground_truth.invocations(DEFAULT_TEAM, bound - 48 * HOUR, bound) == []
     assert collect(client, INV, window(bound - 2 * HOUR, bound + 2 * HOUR))[0] == around
-    assert client.get(INV, params=window(NOW, NOW + 5 * HOUR)).json()[contract.ITEMS_FIELD] == []
+    assert client.get(INV, params=window(NOW, NOW + 5 * HOUR)).json()[ITEMS] == []
     expired = data.invocation_id(DEFAULT_TEAM, int((bound - 24 * HOUR).timestamp()) // 3600, 0)
-    assert log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=expired).status_code == 404
+    assert log_url(client, CONSOLE_PATH, invocation_id=expired).status_code == 404
 
 
 def test_running_invocation(start_sandbox: Start) -> None:
@@ -218,14 +210,14 @@ def test_running_invocation(start_sandbox: Start) -> None:
     slow = next(r for r in earlier if r[F.DURATION] >= 60_000 and r[F.CONSOLE_LOGS] > 0)
     now = start_of(slow) + dt.timedelta(seconds=30)
     client = Client(start_sandbox(now=now))
-    listed = client.get(INV, params=[*window(start_of(slow), now), (contract.PARAM_PAGE_SIZE, "1")])
-    running = listed.json()[contract.ITEMS_FIELD][0]
+    listed = client.get(INV, params=[*window(start_of(slow), now), (SIZE, "1")])
+    running = listed.json()[ITEMS][0]
     assert running[F.ID] == slow[F.ID]
     assert running[F.EXECUTION_STATUS] == contract.STATUS_RUNNING and running[F.DURATION] is None
-    for template in (contract.CONSOLE_LOGS_PATH, contract.HTTP_LOGS_PATH):
-        assert log_url(client, template, invocation_id=slow[F.ID]).status_code == contract.STATUS_NOT_STORED
-    by_status = client.get(INV, params=[*window(start_of(slow), now), (contract.PARAM_EXECUTION_STATUSES, "RUNNING")])
-    assert slow[F.ID] in ids(by_status.json()[contract.ITEMS_FIELD])
+    for template in (CONSOLE_PATH, HTTP_PATH):
+        assert log_url(client, template, invocation_id=slow[F.ID]).status_code == D.logs.not_stored_status
+    by_status = client.get(INV, params=[*window(start_of(slow), now), (STATUSES, "RUNNING")])
+    assert slow[F.ID] in ids(by_status.json()[ITEMS])
     final_at = now + contract.MAX_INVOCATION_DURATION
     later = GroundTruth(Dataset(SandboxConfig(now=final_at))).invocations(DEFAULT_TEAM, now - HOUR, now)
     assert contract.STATUS_RUNNING not in {r[F.EXECUTION_STATUS] for r in later}
@@ -238,7 +230,7 @@ def test_running_invocation(start_sandbox: Start) -> None:
     ("path", "params", "named"),
     [
         (INV, [(SIZE, "0")], SIZE),
-        (INV, [(SIZE, str(contract.PAGE_SIZE_MAX + 1))], SIZE),
+        (INV, [(SIZE, str(D.pagination.size_max + 1))], SIZE),
         (INV, [(SIZE, "ten")], "ten"),
         (INV, [(SIZE, "5.0")], "5.0"),
         (INV, [(SIZE, "")], SIZE),
@@ -266,9 +258,9 @@ def test_bad_requests_are_400(client: Client, path: str, params: Params, named: 
 
 
 def test_token_of_another_query_is_400(client: Client) -> None:
-    params = [*window(NOW - 2 * HOUR, NOW), (contract.PARAM_PAGE_SIZE, "5")]
-    token = client.get(INV, params=params).json()[token_field()]
-    other = [*window(NOW - 3 * HOUR, NOW), (contract.PARAM_PAGE_SIZE, "5"), (TOKEN, token)]
+    params = [*window(NOW - 2 * HOUR, NOW), (SIZE, "5")]
+    token = client.get(INV, params=params).json()[NEXT]
+    other = [*window(NOW - 3 * HOUR, NOW), (SIZE, "5"), (TOKEN, token)]
     assert client.get(INV, params=other).status_code == 400
     assert client.get(AUD, params={TOKEN: token}).status_code == 400
 
@@ -280,12 +272,12 @@ def test_auth_and_scoping(sandbox: SandboxServer, client: Client) -> None:
     assert requests.get(url, auth=("nobody@example.com", DEFAULT_API_KEY), timeout=5).status_code == 401
     bearer = requests.get(url, headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"}, timeout=5)
     assert bearer.status_code == 401 and DEFAULT_API_KEY not in bearer.text
-    other = client.get(contract.INVOCATION_LOGS_PATH.format(team_id=OTHER_TEAM))
+    other = client.get(D.paths.invocation_logs.format(team_id=OTHER_TEAM))
     assert other.status_code == 403 and error(other)
     assert sandbox.ground_truth.invocations(OTHER_TEAM, NOW - HOUR, NOW)  # the team has data
-    assert client.get(contract.AUDIT_LOGS_PATH.format(team_id=OTHER_TEAM)).status_code == 403
+    assert client.get(D.paths.audit_logs.format(team_id=OTHER_TEAM)).status_code == 403
     other_id = data.invocation_id(OTHER_TEAM, int(NOW.timestamp()) // 3600 - 2, 0)
-    assert log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=other_id).status_code == 403
+    assert log_url(client, CONSOLE_PATH, invocation_id=other_id).status_code == 403
     assert client.get("/v1/team").status_code == 404
     assert client.session.post(url, timeout=5).status_code == 405
     sandbox.faults.revoke(DEFAULT_EMAIL)
@@ -301,8 +293,8 @@ def test_rate_limit_per_user(start_sandbox: Start) -> None:
     record = server.ground_truth.invocations(DEFAULT_TEAM, NOW - 3 * HOUR, NOW - 2 * HOUR)
     with_logs = next(r for r in record if r[F.CONSOLE_LOGS] > 0)
     began = time.monotonic()
-    url = log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=with_logs[F.ID]).json()[contract.DOWNLOAD_URL_FIELD]
-    statuses = [client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"}).status_code for _ in range(5)]
+    url = log_url(client, CONSOLE_PATH, invocation_id=with_logs[F.ID]).json()[URL]
+    statuses = [client.get(INV, params={SIZE: "1"}).status_code for _ in range(5)]
     elapsed = time.monotonic() - began
     assert elapsed < 2.0  # the bucket refills one token per 2 s
     assert statuses == [200, 200, 200, 200, 429]
@@ -317,7 +309,7 @@ def test_rate_limit_per_user(start_sandbox: Start) -> None:
 
 
 def test_no_rate_limit_when_disabled(client: Client, sandbox: SandboxServer) -> None:
-    assert {client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"}).status_code for _ in range(30)} == {200}
+    assert {client.get(INV, params={SIZE: "1"}).status_code for _ in range(30)} == {200}
     assert sandbox.stats.peak_rate >= 2
 
 
@@ -327,17 +319,17 @@ def test_no_rate_limit_when_disabled(client: Client, sandbox: SandboxServer) -> 
 def test_console_and_http_downloads(sandbox: SandboxServer, client: Client) -> None:
     records = sandbox.ground_truth.invocations(DEFAULT_TEAM, NOW - 5 * HOUR, NOW - 2 * HOUR)
     record = next(r for r in records if r[F.CONSOLE_LOGS] > 0 and r[F.HTTP_LOGS] > 0)
-    console = log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=record[F.ID])
+    console = log_url(client, CONSOLE_PATH, invocation_id=record[F.ID])
     assert console.status_code == 200
-    url = console.json()[contract.DOWNLOAD_URL_FIELD]
+    url = console.json()[URL]
     assert url.startswith(sandbox.url + "/") and DEFAULT_API_KEY not in url
-    lines = requests.get(url, timeout=5).json()[contract.CONSOLE_LINES_FIELD]
+    lines = requests.get(url, timeout=5).json()[LINES]
     assert len(lines) == record[F.CONSOLE_LOGS]
     assert all({"timestamp", "level", "source", "message"} <= set(line) for line in lines)
     assert {line["level"] for line in lines} <= {"DEBUG", "INFO", "WARN", "ERROR", "SUCCESS"}
-    assert requests.get(url, timeout=5).json()[contract.CONSOLE_LINES_FIELD] == lines  # deterministic
-    http_url = log_url(client, contract.HTTP_LOGS_PATH, invocation_id=record[F.ID]).json()[contract.DOWNLOAD_URL_FIELD]
-    entries = requests.get(http_url, timeout=5).json()[contract.HTTP_ENTRIES_FIELD]
+    assert requests.get(url, timeout=5).json()[LINES] == lines  # deterministic
+    http_url = log_url(client, HTTP_PATH, invocation_id=record[F.ID]).json()[URL]
+    entries = requests.get(http_url, timeout=5).json()[ENTRIES]
     assert [e["fetchId"] for e in entries] == list(range(1, record[F.HTTP_LOGS] + 1))
     for entry in entries:
         assert {"originalDuration", "duration", "request", "response"} <= set(entry)
@@ -346,9 +338,9 @@ def test_console_and_http_downloads(sandbox: SandboxServer, client: Client) -> N
         assert set(entry["response"]["body"]) == {"size", "truncated", "text"}
         assert len(entry["response"]["body"]["text"]) <= 1024
     silent = next(r for r in records if r[F.CONSOLE_LOGS] == 0)
-    empty = log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=silent[F.ID])
-    assert empty.status_code == 200 and empty.json() == {contract.DOWNLOAD_URL_FIELD: None}
-    assert log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id="no-such-id").status_code == 404
+    empty = log_url(client, CONSOLE_PATH, invocation_id=silent[F.ID])
+    assert empty.status_code == 200 and empty.json() == {URL: None}
+    assert log_url(client, CONSOLE_PATH, invocation_id="no-such-id").status_code == 404
     assert sandbox.stats.downloads == 3
 
 
@@ -360,17 +352,17 @@ def test_large_log_message(sandbox: SandboxServer, client: Client) -> None:
         for r in sandbox.app.dataset.invocation_hour(DEFAULT_TEAM, h)
         if r.large_line >= 0
     )
-    url = log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=raw.id).json()[contract.DOWNLOAD_URL_FIELD]
-    lines = requests.get(url, timeout=5).json()[contract.CONSOLE_LINES_FIELD]
-    oversized = [line for line in lines if contract.LARGE_MESSAGE_ID_FIELD in line]
+    url = log_url(client, CONSOLE_PATH, invocation_id=raw.id).json()[URL]
+    lines = requests.get(url, timeout=5).json()[LINES]
+    oversized = [line for line in lines if LARGE_ID in line]
     assert len(oversized) == 1
-    message_id = oversized[0][contract.LARGE_MESSAGE_ID_FIELD]
-    large = log_url(client, contract.LARGE_LOG_MESSAGE_PATH, invocation_id=raw.id, message_id=message_id)
-    download = requests.get(large.json()[contract.DOWNLOAD_URL_FIELD], timeout=5)
+    message_id = oversized[0][LARGE_ID]
+    large = log_url(client, LARGE_PATH, invocation_id=raw.id, message_id=message_id)
+    download = requests.get(large.json()[URL], timeout=5)
     assert download.headers["Content-Type"].startswith("text/plain")
     assert 10_000 < len(download.text) < 100_000
     assert download.text.startswith(oversized[0]["message"]) and len(oversized[0]["message"]) < len(download.text)
-    wrong = log_url(client, contract.LARGE_LOG_MESSAGE_PATH, invocation_id=raw.id, message_id="0000")
+    wrong = log_url(client, LARGE_PATH, invocation_id=raw.id, message_id="0000")
     assert wrong.status_code == 404
 
 
@@ -378,7 +370,7 @@ def test_download_expiry_and_tampering(start_sandbox: Start) -> None:
     server = start_sandbox(download_ttl_seconds=0.3)
     client = Client(server)
     record = next(r for r in server.ground_truth.invocations(DEFAULT_TEAM, NOW - 3 * HOUR, NOW) if r[F.HTTP_LOGS])
-    url = log_url(client, contract.HTTP_LOGS_PATH, invocation_id=record[F.ID]).json()[contract.DOWNLOAD_URL_FIELD]
+    url = log_url(client, HTTP_PATH, invocation_id=record[F.ID]).json()[URL]
     assert requests.get(url, timeout=5).status_code == 200
     body, _, signature = url.rpartition(".")
     tampered = requests.get(f"{body[:-2]}AA.{signature}", timeout=5)
@@ -392,7 +384,7 @@ def test_download_expiry_and_tampering(start_sandbox: Start) -> None:
 
 
 def test_deterministic_across_instances(start_sandbox: Start) -> None:
-    params = [*window(NOW - 3 * HOUR, NOW), (contract.PARAM_PAGE_SIZE, "100")]
+    params = [*window(NOW - 3 * HOUR, NOW), (SIZE, "100")]
     first, second, reseeded = (Client(start_sandbox(seed=s)) for s in (7, 7, 8))
     assert first.get(INV, params=params).content == second.get(INV, params=params).content
     assert first.get(AUD).content == second.get(AUD).content
@@ -402,19 +394,19 @@ def test_deterministic_across_instances(start_sandbox: Start) -> None:
 def test_restart_on_the_same_port(start_sandbox: Start) -> None:
     server = start_sandbox()
     client = Client(server)
-    params = [*window(NOW - 3 * HOUR, NOW), (contract.PARAM_PAGE_SIZE, "20")]
+    params = [*window(NOW - 3 * HOUR, NOW), (SIZE, "20")]
     page = client.get(INV, params=params).json()
-    record = next(r for r in page[contract.ITEMS_FIELD] if r[F.CONSOLE_LOGS])
-    url = log_url(client, contract.CONSOLE_LOGS_PATH, invocation_id=record[F.ID]).json()[contract.DOWNLOAD_URL_FIELD]
+    record = next(r for r in page[ITEMS] if r[F.CONSOLE_LOGS])
+    url = log_url(client, CONSOLE_PATH, invocation_id=record[F.ID]).json()[URL]
     server.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + INV, auth=AUTH, timeout=2)
     again = Client(start_sandbox(port=server.port))
     assert again.server.url == server.url
-    token = page[token_field()]
+    token = page[NEXT]
     following = again.get(INV, params=[*params, (TOKEN, token)]).json()
     truth = again.server.ground_truth.invocations(DEFAULT_TEAM, NOW - 3 * HOUR, NOW)
-    assert page[contract.ITEMS_FIELD] + following[contract.ITEMS_FIELD] == truth[:40]
+    assert page[ITEMS] + following[ITEMS] == truth[:40]
     assert requests.get(url, timeout=5).status_code == 200
 
 
@@ -424,7 +416,7 @@ def test_keep_alive(sandbox: SandboxServer) -> None:
     try:
         conn.request("GET", INV + "?pageSize=2", headers={"Authorization": header})
         first = conn.getresponse()
-        assert first.status == 200 and len(json.loads(first.read())[contract.ITEMS_FIELD]) == 2
+        assert first.status == 200 and len(json.loads(first.read())[ITEMS]) == 2
         sock = conn.sock
         for path in (AUD, "/nowhere"):
             conn.request("GET", path, headers={"Authorization": header})
@@ -445,11 +437,15 @@ def test_credentials_never_logged(sandbox: SandboxServer, client: Client, caplog
         assert DEFAULT_API_KEY not in text and encoded not in text and "bad-key" not in text
 
 
-def test_contract_changes_move_the_sandbox(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(contract, "INVOCATION_LOGS_PATH", "/v2/teams/{team_id}/invocations")
-    monkeypatch.setattr(contract, "ITEMS_FIELD", "records")
-    monkeypatch.setattr(contract, "PARAM_PAGE_SIZE", "limit")
-    monkeypatch.setattr(contract, "PAGINATION", CursorPagination(request_param="cursor", response_field="next"))
+def test_contract_changes_move_the_sandbox(start_sandbox: Start) -> None:
+    moved = contract.load(
+        {
+            "paths": {"invocation_logs": "/v2/teams/{team_id}/invocations"},
+            "listing": {"wrapper": "records"},
+            "pagination": {"size_param": "limit", "param": "cursor", "next_field": "next"},
+        }
+    )
+    client = Client(start_sandbox(contract=moved))
     path = f"/v2/teams/{DEFAULT_TEAM}/invocations"
     body = client.get(path, params={"limit": "3"}).json()
     assert len(body["records"]) == 3 and body["next"]
@@ -468,7 +464,7 @@ def test_fault_error_and_slow(sandbox: SandboxServer, client: Client) -> None:
     sandbox.faults.error_rate = 0.0
     sandbox.faults.slow_rate, sandbox.faults.slow_seconds = 1.0, 0.3
     began = time.monotonic()
-    assert client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"}).status_code == 200
+    assert client.get(INV, params={SIZE: "1"}).status_code == 200
     assert time.monotonic() - began >= 0.3
 
 
@@ -482,7 +478,7 @@ def test_fault_reset(sandbox: SandboxServer) -> None:
 
 @pytest.mark.parametrize("fault", ["truncate_rate", "malformed_rate"])
 def test_fault_broken_json(sandbox: SandboxServer, client: Client, fault: str) -> None:
-    params = {contract.PARAM_PAGE_SIZE: "10"}
+    params = {SIZE: "10"}
     intact = client.get(INV, params=params).content
     setattr(sandbox.faults, fault, 1.0)
     broken = client.get(INV, params=params)
@@ -495,11 +491,11 @@ def test_fault_broken_json(sandbox: SandboxServer, client: Client, fault: str) -
 
 def test_fault_missing_field(sandbox: SandboxServer, client: Client) -> None:
     sandbox.faults.missing_field_rate = 1.0
-    response = client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"})
-    assert response.status_code == 200 and contract.ITEMS_FIELD not in response.json()
+    response = client.get(INV, params={SIZE: "1"})
+    assert response.status_code == 200 and ITEMS not in response.json()
     record = next(r for r in sandbox.ground_truth.invocations(DEFAULT_TEAM, NOW - 3 * HOUR, NOW) if r[F.HTTP_LOGS])
-    url = log_url(client, contract.HTTP_LOGS_PATH, invocation_id=record[F.ID]).json()  # not a listing
-    assert url[contract.DOWNLOAD_URL_FIELD]
+    url = log_url(client, HTTP_PATH, invocation_id=record[F.ID]).json()  # not a listing
+    assert url[URL]
 
 
 def test_fault_throttle(sandbox: SandboxServer, client: Client) -> None:
@@ -515,11 +511,11 @@ def test_fault_throttle(sandbox: SandboxServer, client: Client) -> None:
 
 def test_fault_seed_reproduces_faults_and_downloads_get_errors(sandbox: SandboxServer, client: Client) -> None:
     record = next(r for r in sandbox.ground_truth.invocations(DEFAULT_TEAM, NOW - 3 * HOUR, NOW) if r[F.HTTP_LOGS])
-    url = log_url(client, contract.HTTP_LOGS_PATH, invocation_id=record[F.ID]).json()[contract.DOWNLOAD_URL_FIELD]
+    url = log_url(client, HTTP_PATH, invocation_id=record[F.ID]).json()[URL]
 
     def run() -> list[int]:
         sandbox.faults.fault_seed = 3
-        return [client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"}).status_code for _ in range(12)]
+        return [client.get(INV, params={SIZE: "1"}).status_code for _ in range(12)]
 
     sandbox.faults.error_rate = 0.5
     first = run()
@@ -530,8 +526,8 @@ def test_fault_seed_reproduces_faults_and_downloads_get_errors(sandbox: SandboxS
 
 
 def test_stats_and_reset(sandbox: SandboxServer, client: Client) -> None:
-    client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"})
-    client.get(INV, params={contract.PARAM_PAGE_SIZE: "x"})
+    client.get(INV, params={SIZE: "1"})
+    client.get(INV, params={SIZE: "x"})
     requests.get(sandbox.url + INV, timeout=5)
     requests.get(sandbox.url + "/_download/junk", timeout=5)
     stats = sandbox.stats
@@ -545,13 +541,13 @@ def test_stats_and_reset(sandbox: SandboxServer, client: Client) -> None:
 def test_latency(start_sandbox: Start) -> None:
     client = Client(start_sandbox(latency_ms=150))
     began = time.monotonic()
-    assert client.get(INV, params={contract.PARAM_PAGE_SIZE: "1"}).status_code == 200
+    assert client.get(INV, params={SIZE: "1"}).status_code == 200
     assert time.monotonic() - began >= 0.15
 
 
 def test_zero_density(start_sandbox: Start) -> None:
     client = Client(start_sandbox(invocations_per_hour=0, audit_per_hour=0))
-    empty: dict[str, Any] = {contract.ITEMS_FIELD: [], token_field(): None}
+    empty: dict[str, Any] = {ITEMS: [], NEXT: None}
     assert client.get(INV).json() == empty
     assert client.get(AUD).json() == empty
 
@@ -571,7 +567,7 @@ def test_cli_serves_until_sigterm() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "airflow_provider_srconnect.sandbox", "--port", str(port),
-               "--rate-limit", "0", "--now", contract.format_time(NOW)]  # fmt: skip
+               "--rate-limit", "0", "--now", str(contract.format_time(NOW))]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout = proc.stdout
     assert stdout is not None
@@ -583,9 +579,9 @@ def test_cli_serves_until_sigterm() -> None:
         url = f"http://127.0.0.1:{port}"
         assert url in line and DEFAULT_EMAIL in line and DEFAULT_TEAM in line
         params = window(NOW - 2 * HOUR, NOW)
-        served = requests.get(url + INV, params=params, auth=AUTH, timeout=5).json()[contract.ITEMS_FIELD]
+        served = requests.get(url + INV, params=params, auth=AUTH, timeout=5).json()[ITEMS]
         truth = GroundTruth(Dataset(SandboxConfig(now=NOW))).invocations(DEFAULT_TEAM, NOW - 2 * HOUR, NOW)
-        assert served == truth[: contract.PAGE_SIZE_DEFAULT]  # the same data in another process
+        assert served == truth[: D.pagination.size_default]  # the same data in another process
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
