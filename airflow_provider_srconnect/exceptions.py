@@ -26,6 +26,10 @@ class SRConnectParamError(SRConnectError, ValueError):
         self.param = param
 
 
+class SRConnectDestinationError(SRConnectParamError):
+    """The archive's bucket does not exist, or its folder cannot be written; raised before any SRC request."""
+
+
 class SRConnectAuthError(SRConnectError):
     """401/403: the e-mail or API key is wrong or revoked, or the team is not the key owner's."""
 
@@ -75,3 +79,12 @@ class SRConnectDownloadExpiredError(SRConnectError):
 
 class SRConnectContractError(SRConnectError):
     """A response is not shaped as the contract module says; the message names the field."""
+
+
+class SRConnectUnexpectedError(SRConnectError):
+    """An error outside the provider's typed ones (the budget's Redis down, a bug); Airflow's retries apply.
+
+    The original error is its ``__cause__`` (in the triggerer's log when a trigger met it).
+    """
+
+    retryable = True

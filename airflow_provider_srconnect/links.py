@@ -2,7 +2,9 @@
 
 The task stores what the link needs (region, team, log type) in XCom when it runs; the link is built
 from that XCom value, so the Airflow 2 webserver builds it without the connection, and Airflow 3's
-worker resolves it at the end of the task from the same value. The page routes are ASSUMED (see
+worker resolves it at the end of the task from the same value. The task stores the value first thing,
+empty where there is no link, so that the link never asks for an XCom that is not there (Airflow 3's
+worker logs that as an error, even on a successful run). The page routes are ASSUMED (see
 ``contract.REPORTING_INVOCATIONS_PATH``).
 """
 
@@ -39,6 +41,8 @@ class SRConnectReportingLink(BaseOperatorLink):
     key: ClassVar[str] = "srconnect_reporting"
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        if not getattr(operator, "do_xcom_push", True):
+            return ""  # the task stored nothing: asking would only log a missing XCom
         conf = XCom.get_value(key=self.key, ti_key=ti_key)
         if not isinstance(conf, dict):
             return ""
@@ -46,7 +50,10 @@ class SRConnectReportingLink(BaseOperatorLink):
 
     @classmethod
     def persist(cls, context: Any, operator: Any, *, region: str, team_id: str, log_type: str) -> None:
-        """Store what the link needs in the task's XCom (not when the task pushes no XCom, or runs outside Airflow)."""
+        """Store what the link needs in the task's XCom (not when the task pushes no XCom, or runs outside Airflow).
+
+        An empty ``region`` or ``team_id`` stores "no link".
+        """
         ti = context.get("ti") if hasattr(context, "get") else None
         if ti is None or not getattr(operator, "do_xcom_push", True):
             return

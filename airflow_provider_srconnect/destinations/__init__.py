@@ -6,6 +6,11 @@ and aborted on failure; GCS: a resumable upload finalized by its last chunk; loc
 file renamed into place). Replacing an object is atomic too: a reader sees the old or the new one.
 The publish module adds the rest (manifest last, staging objects for resuming).
 
+Before any SRC request the operator calls ``check()``: a bucket that does not exist, or a folder
+that cannot be written, is a user's mistake (``SRConnectDestinationError``) found before the window is
+read, not after; a bucket the credentials may not look at (403) is written to anyway, with a warning,
+since write-only roles are common.
+
 boto3 and google-cloud-storage take a short read for the end of the file and would complete a
 truncated object; the adapters therefore read through ``WholeReader``, which reads fully and fails
 on an early end.
@@ -31,6 +36,13 @@ class Destination(Protocol):
 
     def uri(self, key: str) -> str:
         """The URI a reader uses to find the object at ``key``."""
+        ...
+
+    def check(self) -> str | None:
+        """Raise ``SRConnectDestinationError`` if objects cannot go there; return a warning, or None.
+
+        Sends nothing to SRC, and writes no object a reader could see.
+        """
         ...
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from airflow_provider_srconnect.exceptions import SRConnectDestinationError
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -28,6 +30,20 @@ class LocalDestination:
 
     def uri(self, key: str) -> str:
         return str(self.path(key))
+
+    def check(self) -> None:
+        """Create ``root`` if need be and write an unnamed file in it (gone when closed)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root) as probe:
+                probe.write(b"\0")
+                probe.flush()
+        except OSError as error:
+            raise SRConnectDestinationError(
+                "path",
+                f"cannot write in the folder {str(self.root)!r} ({error.strerror or type(error).__name__})",
+                "Create the folder and let the worker's user write in it, or choose another path.",
+            ) from error
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         self._write(key, lambda out: shutil.copyfileobj(fileobj, out, BLOCK))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING
 
 from airflow_provider_srconnect.destinations import WholeReader
+from airflow_provider_srconnect.exceptions import SRConnectDestinationError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,6 +21,9 @@ DELETE_BATCH = 1000
 #: The part size of a multipart upload: S3's smallest, since a part is held in memory while it goes up.
 PART_BYTES = 5 << 20
 _MISSING = frozenset({"404", "NoSuchKey"})
+#: HeadBucket's codes for a bucket that does not exist, and for one the credentials may not look at.
+_NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
+_FORBIDDEN = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
 class S3Destination:
@@ -38,6 +42,37 @@ class S3Destination:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def check(self) -> str | None:
+        """One ``HeadBucket``: 404 raises, 403 (no ``s3:ListBucket``) is a warning, anything else propagates."""
+        from botocore.exceptions import ClientError, NoCredentialsError
+
+        try:
+            self.hook.get_conn().head_bucket(Bucket=self.bucket)
+        except NoCredentialsError as error:
+            conn_id = getattr(self.hook, "aws_conn_id", None)
+            raise SRConnectDestinationError(
+                "aws_conn_id",
+                f"no AWS credentials to reach the S3 bucket {self.bucket!r} (connection {conn_id!r} holds none, "
+                "and boto3 found none in the environment or instance profile)",
+                f"Define the connection {conn_id or 'aws_default'!r} with a key or role, or give the worker "
+                "credentials of its own.",
+            ) from error
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code"))
+            if code in _NO_BUCKET:
+                raise SRConnectDestinationError(
+                    "s3_bucket",
+                    f"the S3 bucket {self.bucket!r} does not exist (HeadBucket answered {code})",
+                    "Create the bucket, or correct s3_bucket (the bucket's name only, without s3:// or a prefix).",
+                ) from error
+            if code in _FORBIDDEN:
+                return (
+                    f"Could not check the S3 bucket {self.bucket!r} (HeadBucket answered {code}: the credentials "
+                    "lack s3:ListBucket); writing to it anyway"
+                )
+            raise
+        return None
 
     def upload_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         from boto3.s3.transfer import TransferConfig

@@ -4,6 +4,10 @@
 to ``publish`` (sub-windows, atomic upload, manifest last, resume on Airflow 3.3+). Subclasses only
 say where to (``destination()``). ``SRConnectFetchLogsOperator`` writes to a local path, for
 handing on to an existing transfer task.
+
+Before the first request to SRC the task checks what a user may get wrong: the connections are defined,
+the parameters are valid, the bucket exists (or the folder can be written). Each mistake fails the task at
+once, without Airflow's retries, with the typed error naming the fix as the cause (``_task.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSkipException, BaseOperator
 
 from airflow_provider_srconnect import assets, contract, lineage
-from airflow_provider_srconnect._task import permanent_errors_fail_the_task
+from airflow_provider_srconnect._task import connection_defined, permanent_errors_fail_the_task
 from airflow_provider_srconnect.destinations.local import LocalDestination
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.export import (
@@ -27,6 +31,7 @@ from airflow_provider_srconnect.export import (
     LogType,
     OutputFormat,
     archive_keys,
+    check_listing,
 )
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
 from airflow_provider_srconnect.links import SRConnectReportingLink
@@ -57,7 +62,7 @@ class SRConnectExportOperator(BaseOperator):
     :param window_end: end of the window instead of ``data_interval_end``. (templated)
     :param on_expired: ``"fail"`` or ``"skip"`` when the window is past SRC's 6-month retention.
     :param prefix: key prefix of the archive. (templated)
-    :param page_size: records per API page.
+    :param page_size: records per API page (default: the contract's, 100 for the default contract).
     :param log_workers: threads fetching logs; the connection's rate budget bounds the request rate.
     :param step: read the window in sub-windows of at most this long, one after another (for dense
         teams); None reads it at once. The records, their order and the decompressed bytes are the
@@ -98,7 +103,7 @@ class SRConnectExportOperator(BaseOperator):
         window_end: Any = None,
         on_expired: OnExpired = "fail",
         prefix: str = "srconnect",
-        page_size: int = contract.PAGE_SIZE_DEFAULT,
+        page_size: int | None = None,
         log_workers: int = 8,
         step: dt.timedelta | None = None,
         durable: bool = True,
@@ -156,12 +161,12 @@ class SRConnectExportOperator(BaseOperator):
             return self._export(context)
 
     def _export(self, context: Any) -> dict[str, Any]:
+        self._persist_link(context)
         window = resolve_window(context, self.window_start, self.window_end, on_expired=self.on_expired)
         if window is None:
             raise AirflowSkipException("the window is older than SRC's retention and on_expired='skip'")
-        self._persist_link(context)
         job = Job(window, self._request(), self.keys(window), self.step)
-        destination = self.destination()
+        destination = self._checked_destination(job)
         archived = publish(self.hook, job, destination, self._state_store(context), self.log)
         data_uris = [uri for uri, _ in archived.objects]
         first_uri, first = archived.objects[0]
@@ -190,22 +195,41 @@ class SRConnectExportOperator(BaseOperator):
         """The URI of the archive folder as an Airflow asset (rendered); None where there is none."""
         return None
 
-    def _persist_link(self, context: Any) -> None:
-        """Store what the "SRC Reporting" link needs; a link never fails the task.
+    def _checked_destination(self, job: Job) -> Destination:
+        """The destination, once everything a user may get wrong is checked, before any request to SRC.
 
-        Only for SRC's own regional APIs: behind another host (a private instance, the sandbox) the
-        web app's address is unknown, so there is no link.
+        The connection (defined, its fields, the team), the listing's parameters (as the hook checks them,
+        without sending), then the destination: a missing connection, a bad field or parameter, a bucket that
+        does not exist or a folder that cannot be written raise ``SRConnectParamError``, which fails the task
+        without retries.
         """
+        with connection_defined("srconnect_conn_id", self.srconnect_conn_id, SRConnectHook.conn_type):
+            self.hook.team(self.team_id or None)
+        check_listing(self.hook, job.window, job.request)
+        destination = self.destination()
+        warning = destination.check()
+        if warning:
+            self.log.warning("%s", warning)
+        return destination
+
+    def _persist_link(self, context: Any) -> None:
+        """Store what the "SRC Reporting" link needs, first: however the task ends, the link finds its XCom.
+
+        (Airflow 3 resolves the link at the end of every try, and logs a missing XCom as an error.) The value
+        is empty where there is no link: behind another host than SRC's own regional APIs (a private instance,
+        the sandbox) the web app's address is unknown. A link never fails the task.
+        """
+        region = team_id = ""
         try:
             settings = self.hook.settings
-            if settings.base_url != contract.BASE_URLS.get(settings.region):
-                return
-            team_id = self.hook.team(self.team_id or None)
-            SRConnectReportingLink.persist(
-                context, self, region=settings.region, team_id=team_id, log_type=self.log_type
-            )
-        except Exception as error:  # the export itself reports a bad connection or team
-            self.log.warning("No SRC Reporting link for this task: %s", error)
+            if settings.base_url == contract.BASE_URLS.get(settings.region):
+                region, team_id = settings.region, self.hook.team(self.team_id or None)
+        except Exception as error:  # the export reports a bad connection or team itself, before any request
+            self.log.info("No SRC Reporting link for this task: %s", error)
+        try:
+            SRConnectReportingLink.persist(context, self, region=region, team_id=team_id, log_type=self.log_type)
+        except Exception as error:
+            self.log.warning("Could not store the SRC Reporting link: %s: %s", type(error).__name__, error)
 
     def _report(self, context: Any, window: LogWindow, summary: dict[str, Any], archived: Archived) -> None:
         """Tell Airflow what was written: the extra of the outlets' asset events, and the lineage."""

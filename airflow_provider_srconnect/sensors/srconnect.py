@@ -2,11 +2,15 @@
 
 ``SRConnectWindowSettledSensor`` waits until a log window can no longer change, so an export of
 that window is final. Poke and deferrable modes share ``settlement`` and ``running_query`` with
-the trigger (``triggers/srconnect.py``), so they give the same answer on the same window.
+the trigger (``triggers/srconnect.py``), so they give the same answer on the same window, and one
+error policy (``_task.py``): a user's mistake or a typed permanent error fails the task at once; a
+retryable typed error, or an unexpected one (``SRConnectUnexpectedError``: say, the rate budget's Redis
+is down), is left to Airflow's retries, whether it happened in a poke or in the triggerer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from typing import TYPE_CHECKING, Any
@@ -14,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
 
 from airflow_provider_srconnect import contract, exceptions
-from airflow_provider_srconnect._task import permanent_errors_fail_the_task
+from airflow_provider_srconnect._task import (
+    connection_defined,
+    permanent_errors_fail_the_task,
+    unexpected_error,
+    unexpected_errors_are_retried,
+)
 from airflow_provider_srconnect.connection import validate_id
 from airflow_provider_srconnect.exceptions import SRConnectError, SRConnectParamError
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
@@ -29,7 +38,7 @@ from airflow_provider_srconnect.triggers.srconnect import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -88,8 +97,9 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
         if window is None:
             self.log.info("The window is past SRC's retention: nothing in it can still run")
             return window, True
-        if verdict is not True:
-            self.hook.team(self.team_id)  # a team to ask about, checked before any request or deferral
+        if verdict is not True:  # a connection and team to ask about, checked before any request or deferral
+            with connection_defined("srconnect_conn_id", self.srconnect_conn_id, SRConnectHook.conn_type):
+                self.hook.team(self.team_id)
         if verdict is None:
             running = next(iter(self.hook.iter_invocation_logs(**running_query(window, self.team_id))), None)
             verdict = running is None
@@ -108,7 +118,7 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         """True once no invocation that started in the window can still be running."""
-        with permanent_errors_fail_the_task():
+        with error_policy():
             return self._check(context)[1]
 
     # --- Deferrable mode --------------------------------------------------------------------------
@@ -117,7 +127,7 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
         """Poke mode: the usual sensor loop. Deferrable: check once here, then wait in the triggerer."""
         if not self.deferrable:
             return super().execute(context)
-        with permanent_errors_fail_the_task():
+        with error_policy():
             window, settled = self._check(context)
         if settled or window is None:
             return None
@@ -145,10 +155,25 @@ class SRConnectWindowSettledSensor(BaseSensorOperator):
             raise SRConnectError(f"the SRC settlement trigger sent an unexpected event: {event!r}")
 
 
+@contextlib.contextmanager
+def error_policy() -> Iterator[None]:
+    """The policy of both modes: permanent errors fail the task at once, unexpected ones are retried."""
+    with permanent_errors_fail_the_task(), unexpected_errors_are_retried("checking whether the SRC window settled"):
+        yield
+
+
 def error_from_event(event: dict[str, Any]) -> SRConnectError:
-    """The typed error an error event names (``SRConnectError`` when it cannot be rebuilt)."""
+    """The typed error an error event names.
+
+    An error that is not the provider's (the trigger met, say, Redis' ``ConnectionError``) is
+    ``SRConnectUnexpectedError``, retryable, as it is in poke mode; a typed error that cannot be rebuilt
+    is ``SRConnectError``.
+    """
     message = str(event.get("message") or "the SRC settlement trigger failed without a message")
-    cls = getattr(exceptions, str(event.get("error_type")), None)
+    error_type = event.get("error_type")
+    if isinstance(error_type, str) and error_type and not error_type.startswith("SRConnect"):
+        return unexpected_error(error_type, "in the SRC settlement trigger (see the triggerer log)")
+    cls = getattr(exceptions, str(error_type), None)
     # A parameter error is built from (param, problem, fix); its text is already final, so keep the base type.
     if isinstance(cls, type) and issubclass(cls, SRConnectError) and not issubclass(cls, SRConnectParamError):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_srconnect import assets
+from airflow_provider_srconnect._task import connection_defined
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.operators.srconnect import SRConnectExportOperator
 
@@ -48,4 +49,6 @@ class SRConnectToGCSOperator(SRConnectExportOperator):
 
         if not self.gcs_bucket:
             raise SRConnectParamError("gcs_bucket", "is empty", "Name the bucket the archive goes to.")
-        return GCSDestination(GCSHook(gcp_conn_id=self.gcp_conn_id), self.gcs_bucket)
+        with connection_defined("gcp_conn_id", self.gcp_conn_id, "google_cloud_platform"):
+            hook = GCSHook(gcp_conn_id=self.gcp_conn_id)  # reads the connection
+        return GCSDestination(hook, self.gcs_bucket)

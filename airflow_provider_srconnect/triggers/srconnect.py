@@ -19,6 +19,7 @@ import pendulum
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_srconnect import contract
+from airflow_provider_srconnect._task import connection_defined
 from airflow_provider_srconnect.exceptions import SRConnectError
 from airflow_provider_srconnect.hooks.srconnect import SRConnectAsyncHook, SRConnectHook
 from airflow_provider_srconnect.windows import resolve_window
@@ -89,7 +90,9 @@ class SRConnectWindowSettledTrigger(BaseTrigger):
     Every loop asks the same question (``settlement``, then at most one one-record listing of
     RUNNING invocations) and the loop ends by ``settled_at``: after it the clock alone says
     "settled". It yields exactly one event: ``{"status": "settled", "window": {...}}`` or
-    ``{"status": "error", "message": ..., "error_type": ...}``.
+    ``{"status": "error", "message": ..., "error_type": ...}``. ``error_type`` names the provider's typed
+    error, or the type of an unexpected one (its details only in the triggerer's log); the sensor raises
+    the same error from it as a poke would (``sensors.srconnect.error_from_event``).
 
     :param window_start: start of the window, ISO-8601 with a zone (or an aware datetime).
     :param window_end: end of the window, exclusive.
@@ -136,7 +139,8 @@ class SRConnectWindowSettledTrigger(BaseTrigger):
                 window = resolve_settlement_window({}, self.window_start, self.window_end, now)
                 verdict = settlement(window, now)
                 if verdict is None and window is not None:
-                    verdict = await self._none_running(hook, window)
+                    with connection_defined("srconnect_conn_id", self.srconnect_conn_id, SRConnectHook.conn_type):
+                        verdict = await self._none_running(hook, window)
                 if verdict or window is None:
                     payload = window_payload(window) if window else {"start": self.window_start, "end": self.window_end}
                     self.log.info("SRC window [%s, %s) is settled", payload["start"], payload["end"])

@@ -82,7 +82,7 @@ def s3_archive(make_hook, requests_mock, monkeypatch):
         }
         for i in range(3)
     ]
-    requests_mock.get(LIST_URL, json={contract.ITEMS_FIELD: items, "nextToken": None})
+    requests_mock.get(LIST_URL, json={contract.DEFAULT.listing.wrapper: items, "nextToken": None})
     monkeypatch.setenv("AIRFLOW_CONN_AWS_UNIT", json.dumps({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}))
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="archive")

@@ -32,7 +32,7 @@ def src(make_hook, requests_mock):
         }
         for i in range(3)
     ]
-    requests_mock.get(LIST_URL, json={contract.ITEMS_FIELD: items, "nextToken": None})
+    requests_mock.get(LIST_URL, json={contract.DEFAULT.listing.wrapper: items, "nextToken": None})
 
 
 @pytest.fixture

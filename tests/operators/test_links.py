@@ -72,7 +72,7 @@ def archive(make_hook, requests_mock, monkeypatch):
     """The srconnect_unit connection (SRC's US API, team-1) with one empty page, and a moto bucket."""
     make_hook(host="", region="us")
     for listing in (LIST_URL, AUDIT_URL):
-        requests_mock.get(listing, json={contract.ITEMS_FIELD: [], "nextToken": None})
+        requests_mock.get(listing, json={contract.DEFAULT.listing.wrapper: [], "nextToken": None})
     monkeypatch.setenv("AIRFLOW_CONN_AWS_UNIT", json.dumps({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}))
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="archive")
@@ -107,7 +107,9 @@ def test_the_task_stores_region_team_and_log_type_and_the_link_is_built_from_the
 
 
 def test_a_team_id_argument_wins_over_the_connections(archive, requests_mock, monkeypatch):
-    requests_mock.get(LIST_URL.replace("team-1", "team-2"), json={contract.ITEMS_FIELD: [], "nextToken": None})
+    requests_mock.get(
+        LIST_URL.replace("team-1", "team-2"), json={contract.DEFAULT.listing.wrapper: [], "nextToken": None}
+    )
     op = SRConnectToS3Operator(
         task_id="s3", srconnect_conn_id="srconnect_unit", aws_conn_id="aws_unit", s3_bucket="archive", team_id="team-2"
     )
@@ -132,17 +134,32 @@ def test_no_xcom_no_link_and_a_missing_team_fails_in_the_export_not_in_the_link(
     ti = TaskInstance()
     with fails_task_with(SRConnectParamError, match="team_id"):
         op.execute({"data_interval_start": START, "data_interval_end": START.add(days=1), "ti": ti})
-    assert ti.xcom == {}
+    # The failed task still stored the link's XCom (so resolving the link logs no missing XCom), as "no link".
+    assert ti.xcom == {SRConnectReportingLink.key: {"region": "", "team_id": "", "log_type": "invocations"}}
+    monkeypatch.setattr(XCom, "get_value", lambda *, key, ti_key: ti.xcom.get(key))
+    assert SRConnectReportingLink().get_link(op, ti_key=ti) == ""  # type: ignore[arg-type]
 
 
 def test_behind_another_host_there_is_no_link(make_hook, requests_mock, monkeypatch, archive):
     """A private instance or the sandbox: its web app's address is unknown."""
     make_hook(host="https://src.test", region="us")
     requests_mock.get(
-        "https://src.test/v1/team/team-1/invocationLogs", json={contract.ITEMS_FIELD: [], "nextToken": None}
+        "https://src.test/v1/team/team-1/invocationLogs", json={contract.DEFAULT.listing.wrapper: [], "nextToken": None}
     )
     op = SRConnectToS3Operator(
         task_id="s3", srconnect_conn_id="srconnect_unit", aws_conn_id="aws_unit", s3_bucket="archive"
     )
 
     assert run_with_xcom(op, monkeypatch) == ""
+
+
+def test_a_task_that_pushes_no_xcom_is_not_asked_for_one(monkeypatch):
+    """Airflow 3 resolves the link after every try; asking for an XCom that cannot exist logs an error."""
+
+    def no_query(**_: Any) -> Any:
+        raise AssertionError("the link asked for an XCom the task never stores")
+
+    monkeypatch.setattr(XCom, "get_value", no_query)
+    quiet = SRConnectToS3Operator(task_id="s3", s3_bucket="archive", do_xcom_push=False)
+
+    assert SRConnectReportingLink().get_link(quiet, ti_key=TaskInstance()) == ""  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ def records(n: int) -> list[dict[str, Any]]:
 def src(make_hook, requests_mock):
     """The srconnect_unit connection, and an API that serves 3 invocations on one page."""
     make_hook()
-    requests_mock.get(LIST_URL, json={contract.ITEMS_FIELD: records(3), "nextToken": None})
+    requests_mock.get(LIST_URL, json={contract.DEFAULT.listing.wrapper: records(3), "nextToken": None})
     return requests_mock
 
 
@@ -185,9 +185,12 @@ def test_fetch_logs_with_a_step_resumes_from_the_task_state_store(make_hook, req
 
     def listing(request: Any, context: Any) -> dict[str, Any]:
         query = parse_qs(urlsplit(request.url).query)
-        start, end = (contract.parse_time(query[name][0]) for name in (contract.PARAM_FROM, contract.PARAM_TO))
+        start, end = (
+            contract.parse_time(query[name][0])
+            for name in (contract.DEFAULT.window.from_param, contract.DEFAULT.window.to_param)
+        )
         chosen = [r for r in day if start <= contract.parse_time(r[contract.InvocationField.START_TIME]) < end]
-        return {contract.ITEMS_FIELD: chosen, "nextToken": None}
+        return {contract.DEFAULT.listing.wrapper: chosen, "nextToken": None}
 
     requests_mock.get(LIST_URL, json=listing)
     target = tmp_path / "src.jsonl.gz"

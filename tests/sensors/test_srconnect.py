@@ -17,6 +17,7 @@ from airflow_provider_srconnect.exceptions import (
     SRConnectError,
     SRConnectParamError,
     SRConnectRateLimitError,
+    SRConnectUnexpectedError,
 )
 from airflow_provider_srconnect.sensors.srconnect import SRConnectWindowSettledSensor, error_from_event
 from airflow_provider_srconnect.triggers.srconnect import SRConnectWindowSettledTrigger, settlement
@@ -39,7 +40,7 @@ def running(n: int = 1) -> dict[str, Any]:
 
 
 def page(*items: dict[str, Any]) -> dict[str, Any]:
-    return {contract.ITEMS_FIELD: list(items), "nextToken": None}
+    return {contract.DEFAULT.listing.wrapper: list(items), "nextToken": None}
 
 
 def make_sensor(conn_id: str, **kwargs: Any) -> SRConnectWindowSettledSensor:
@@ -260,7 +261,6 @@ def test_execute_complete_succeeds_on_a_settled_event(src_conn):
         ("SRConnectRateLimitError", SRConnectRateLimitError),
         ("SRConnectParamError", SRConnectError),
         ("SRConnectWindowExpiredError", SRConnectError),
-        ("ValueError", SRConnectError),
         (None, SRConnectError),
     ],
 )
@@ -275,6 +275,14 @@ def test_execute_complete_raises_the_typed_error_of_an_error_event(src_conn, err
     with fails_task_with(SRConnectError, match="SRC answered 401") as raised:
         make_sensor(src_conn()).execute_complete({}, event)
     assert type(raised.value) is expected
+
+
+@pytest.mark.parametrize("error_type", ["ValueError", "ConnectionError", "AirflowNotFoundException"])
+def test_execute_complete_leaves_an_unexpected_error_of_the_trigger_to_airflows_retries(src_conn, error_type):
+    event = {"status": "error", "message": f"unexpected {error_type} in the trigger", "error_type": error_type}
+
+    with pytest.raises(SRConnectUnexpectedError, match=f"unexpected {error_type} in the SRC settlement trigger"):
+        make_sensor(src_conn()).execute_complete({}, event)
 
 
 @pytest.mark.parametrize("event", [None, {}, {"status": "success"}])
