@@ -475,8 +475,33 @@ class Records:
     time_format: TimeFormat = "iso-ms"
 
 
-def _spellings(names: tuple[str, ...]) -> Mapping[str, str]:
-    return types.MappingProxyType({name: name for name in names})
+class Spellings(Mapping[str, str]):
+    """An immutable provider name -> wire spelling map: hashable, picklable, equal to any equal mapping."""
+
+    def __init__(self, pairs: Mapping[str, str]) -> None:
+        self._pairs = dict(pairs)
+
+    def __getitem__(self, name: str) -> str:
+        return self._pairs[name]
+
+    def __iter__(self) -> typing.Iterator[str]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._pairs.items()))
+
+    def __repr__(self) -> str:
+        return f"Spellings({self._pairs!r})"
+
+    def __reduce__(self) -> tuple[type[Spellings], tuple[dict[str, str]]]:
+        return Spellings, (self._pairs,)
+
+
+def _spellings(names: tuple[str, ...]) -> Spellings:
+    return Spellings({name: name for name in names})
 
 
 @dataclass(frozen=True)
@@ -492,7 +517,7 @@ class Enums:
             spelled = getattr(self, name)
             if set(spelled) != set(provider) or len(set(spelled.values())) != len(spelled):
                 raise ContractValueError(name, "expected one distinct wire spelling for each provider name")
-            object.__setattr__(self, name, types.MappingProxyType(dict(spelled)))
+            object.__setattr__(self, name, Spellings(spelled))
 
     def status_of(self, wire: object) -> str | None:
         """The provider name of a wire status, or None for a spelling outside the contract."""

@@ -190,12 +190,15 @@ def saved_connection(
 
 _READ_BACK = """
 import dataclasses, json, sys
+from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.hooks.srconnect import SRConnectHook
 
 hook = SRConnectHook(srconnect_conn_id=sys.argv[1])
 conn = hook.get_connection(sys.argv[1])
+settings = {f.name: getattr(hook.settings, f.name) for f in dataclasses.fields(hook.settings)}
+settings["contract"] = hook.settings.contract.changes_from(contract.DEFAULT)
 print(json.dumps({
-    "settings": dataclasses.asdict(hook.settings),
+    "settings": settings,
     "conn": {"conn_type": conn.conn_type, "description": conn.description, "schema": conn.schema, "port": conn.port},
 }))
 """
@@ -220,6 +223,7 @@ def test_saved_form_is_what_the_hook_reads(
         "max_retries": 2,
         "max_retry_wait": 30.0,
         "rate_limit_storage": "memory",  # the default the form filled in
+        "contract": {},  # no override: the packaged default contract
     }
     assert read["conn"] == {
         "conn_type": "srconnect",
