@@ -4,6 +4,13 @@ It builds query parameters from a wire contract (checking them before anything i
 replies into data or typed errors as the contract shapes them, and walks paginated listings one page
 at a time. Every function that touches the wire takes the ``contract.Contract`` to follow. The hooks
 only move bytes.
+
+Downloads (log files and large messages: the presigned GET in ``url`` mode, the log endpoint's reply
+itself in ``inline`` mode) are verified before anything is read from them (``download_body``): as
+many bytes as ``Content-Length`` says, no HTML page, the ``Content-Encoding`` undone strictly, then
+strict UTF-8 and the contract's JSON shape. An MD5 ``ETag`` the body does not match
+(``etag_mismatch``) makes the hook download again, accepting two downloads that agree byte for byte.
+Every such failure is a retryable ``SRConnectDownloadError``.
 """
 
 from __future__ import annotations
@@ -11,17 +18,24 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import email.utils
+import errno
+import gzip
+import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import sys
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-from urllib.parse import quote
+from typing import Any, NamedTuple, cast
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect._paging import first_page, next_page
 from airflow_provider_srconnect.exceptions import (
     SRConnectAuthError,
     SRConnectContractError,
+    SRConnectDownloadError,
     SRConnectDownloadExpiredError,
     SRConnectError,
     SRConnectLogsNotStoredError,
@@ -296,12 +310,21 @@ def raise_for_status(reply: Reply, what: str, wire: contract.Contract, *, logs: 
     raise SRConnectRequestError(f"{said}. SRC rejected the request; fix the parameter it names.", status=status)
 
 
+def _too_deep(what: str) -> SRConnectContractError:
+    return SRConnectContractError(
+        f"{what} holds JSON nested deeper than Python's recursion limit ({sys.getrecursionlimit()}) lets it parse; "
+        "raise it with sys.setrecursionlimit in the worker, or report the record to SRC"
+    )
+
+
 def _json(text: str, what: str, status: int | None = None) -> Any:
     try:
         return json.loads(text)
     except ValueError:
         # A cut or garbled body: the same GET may well succeed, so this one is retried.
         raise SRConnectTransportError(f"SRC sent a body that is not JSON to {what}", status=status) from None
+    except RecursionError:
+        raise _too_deep(f"the reply to {what}") from None
 
 
 def read_json(reply: Reply, what: str, wire: contract.Contract) -> Any:
@@ -324,23 +347,16 @@ def listing_items(body: Any, what: str, listing: contract.Listing) -> list[Any]:
     return items
 
 
-class LogReply(NamedTuple):
-    """What a log endpoint answered: a download URL to fetch, or the file itself ("" = no logs)."""
+def download_url(reply: Reply, what: str, wire: contract.Contract) -> str | None:
+    """The download URL in a log endpoint's reply (``url`` mode); None when SRC says "no logs".
 
-    url: str | None
-    text: str
-
-
-def read_log_reply(reply: Reply, what: str, wire: contract.Contract) -> LogReply:
-    """A log endpoint's reply, as the contract delivers logs.
-
-    ``url`` mode: a JSON object with the download URL at ``logs.url_field``; a null URL and an empty
-    2xx body both mean "no logs" (``text`` ""). ``inline`` mode: the body is the file. The contract's
-    ``logs.not_stored_status`` raises ``SRConnectLogsNotStoredError``.
+    The reply is a JSON object with the URL at ``logs.url_field``; a null URL and an empty 2xx body both
+    mean "no logs". The contract's ``logs.not_stored_status`` raises ``SRConnectLogsNotStoredError``.
+    (In ``inline`` mode the reply is the file itself, read with ``download_body``.)
     """
     raise_for_status(reply, what, wire, logs=True)
-    if wire.logs.mode == "inline" or not reply.text.strip():
-        return LogReply(None, reply.text if wire.logs.mode == "inline" else "")
+    if not reply.text.strip():
+        return None
     body = _json(reply.text, what, reply.status)
     found, url = _found(body, wire.logs.url_field)
     if not found:
@@ -348,43 +364,207 @@ def read_log_reply(reply: Reply, what: str, wire: contract.Contract) -> LogReply
             f"the reply to {what} has no '{wire.logs.url_field}' field (the contract's logs.url_field)"
         )
     if url is None or url == "":
-        return LogReply(None, "")
+        return None
     if not isinstance(url, str):
         raise SRConnectContractError(f"the '{wire.logs.url_field}' of {what} is not a URL: {type(url).__name__}")
-    return LogReply(url, "")
+    return url
 
 
-def read_download(reply: Reply, what: str, wire: contract.Contract) -> str:
-    """The text of a downloaded log file; a refused URL is retried with a fresh one."""
-    if reply.status in (400, 403, 404):
+class Download(NamedTuple):
+    """One downloaded file, transport-neutral: ``raw`` is the body as it came over the wire, before its
+    ``Content-Encoding`` is undone (what ``Content-Length`` and an S3 ``ETag`` describe)."""
+
+    status: int
+    headers: Mapping[str, str]
+    raw: bytes
+
+
+#: The ``Accept-Encoding`` of a download: the codings ``download_body`` undoes.
+ACCEPT_ENCODING = "gzip, deflate"
+_MD5_ETAG = re.compile(r'"?([0-9A-Fa-f]{32})"?')
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _decoded(raw: bytes, codings: str, what: str) -> bytes:
+    """``raw`` with its ``Content-Encoding`` undone (the codings in reverse order), strictly."""
+    body = raw
+    for coding in reversed([c.strip().lower() for c in codings.split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                body = gzip.decompress(body)
+            elif coding == "deflate":  # zlib-wrapped, as the RFC says; some servers send it raw
+                try:
+                    body = zlib.decompress(body)
+                except zlib.error:
+                    body = zlib.decompress(body, -zlib.MAX_WBITS)
+            elif coding != "identity":
+                raise SRConnectDownloadError(
+                    f"{what} came in Content-Encoding {coding!r}, which the provider does not decode"
+                )
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SRConnectDownloadError(f"{what} is not valid {coding} ({exc}); downloading it again") from None
+    return body
+
+
+def download_body(download: Download, what: str, wire: contract.Contract, *, presigned: bool) -> bytes:
+    """The body of a downloaded file, once verified; ``SRConnectDownloadError`` says what was wrong.
+
+    ``presigned``: the download of a URL from the log endpoint (a refused URL is retried with a fresh
+    one); else the log endpoint's own reply (``inline`` mode: its statuses are the API's). The checks:
+    the bytes received equal ``Content-Length`` when there is one, the reply is no HTML page, and its
+    ``Content-Encoding`` (gzip, deflate) undoes cleanly. The MD5 ``ETag`` is ``etag_mismatch``'s.
+    """
+    status, headers, raw = download
+    if presigned and status in (400, 403, 404):
         raise SRConnectDownloadExpiredError(
-            f"the download URL of {what} was refused ({reply.status}); asking SRC for a fresh one",
-            status=reply.status,
+            f"the download URL of {what} was refused ({status}); asking SRC for a fresh one", status=status
         )
-    raise_for_status(reply, f"the download of {what}", wire)
-    return reply.text
+    if not 200 <= status < 300:
+        try:
+            text = _decoded(raw, headers.get("Content-Encoding", ""), what)
+        except SRConnectDownloadError:
+            text = raw
+        reply = Reply(status, headers, text.decode("utf-8", "replace"))
+        raise_for_status(reply, f"the download of {what}" if presigned else what, wire, logs=not presigned)
+    length = (headers.get("Content-Length") or "").strip()
+    if length.isdigit() and int(length) != len(raw):
+        raise SRConnectDownloadError(
+            f"{what}: {len(raw)} of the {int(length)} bytes of its Content-Length arrived; downloading it again",
+            status=status,
+        )
+    media = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if media in _HTML_TYPES:
+        raise SRConnectDownloadError(
+            f"{what}: an HTML page ({len(raw)} bytes) came instead of the file; downloading it again", status=status
+        )
+    return _decoded(raw, headers.get("Content-Encoding", ""), what)
 
 
-def log_entries(text: str, wrapper: str | None, what: str) -> list[dict[str, Any]]:
-    """The entries of a console- or HTTP-log file: the list at ``wrapper`` (dotted), or a bare list."""
-    if not text.strip():
-        return []
-    body = _json(text, f"the log file of {what}")
-    entries = body if wrapper is None else contract.lookup(body, wrapper)
-    if not isinstance(entries, list):
-        where = "is not a JSON list" if wrapper is None else f"has no '{wrapper}' list"
-        raise SRConnectContractError(f"the log file of {what} {where} (the contract's log_files)")
-    return entries
+def etag_mismatch(download: Download, body: bytes | None = None) -> bool:
+    """Whether the reply's ``ETag`` is an MD5 (32 hex digits, quoted or not) that its bytes do not match.
+
+    S3 gives a single-part object the MD5 of its stored bytes, so the bytes on the wire are hashed
+    (compressed, for an object stored with a ``Content-Encoding``), and also ``body``, the decoded
+    bytes, when given (a proxy that compresses on the fly may pass the ETag of the plain object on).
+    Multipart (``-N``) and weak (``W/``) ETags are no MD5 and are not checked; an SSE-KMS object's ETag
+    looks like one but is not its MD5, which is why a mismatch makes the hook download again, not fail.
+    """
+    match = _MD5_ETAG.fullmatch((download.headers.get("ETag") or "").strip())
+    if match is None:
+        return False
+    etag = match.group(1).lower()
+    candidates = (download.raw,) if body is None or body == download.raw else (download.raw, body)
+    return all(hashlib.md5(data, usedforsecurity=False).hexdigest() != etag for data in candidates)
 
 
-def large_message(text: str, field: str | None, what: str) -> str:
-    """A large message's text: the file itself (``field`` None), or the text at ``field`` of a JSON object."""
-    if field is None or not text.strip():
-        return text
-    message = contract.lookup(_json(text, what), field)
+def _text(body: bytes, what: str) -> str:
+    """A verified body as text: strict UTF-8 (a file that is not is a failed download)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SRConnectDownloadError(f"{what} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _file_json(body: bytes, what: str) -> Any:
+    try:
+        return json.loads(_text(body, what))
+    except ValueError as exc:
+        raise SRConnectDownloadError(f"{what} is not valid JSON ({exc}); downloading it again") from None
+    except RecursionError:
+        raise _too_deep(what) from None
+
+
+class OffContract(SRConnectDownloadError):
+    """A downloaded file that is valid JSON but not of the contract's shape: damaged on the way, or the
+    contract does not match SRC (which the hook concludes once two downloads agree byte for byte)."""
+
+    def __init__(self, problem: str, key: str) -> None:
+        super().__init__(
+            f"{problem}; downloading it again (if every download is so, the contract's {key} does not match "
+            "SRC: run the doctor)"
+        )
+        self.problem = problem
+        self.key = key
+
+    def confirmed(self) -> SRConnectContractError:
+        """The contract error it is once two downloads agree on it."""
+        return SRConnectContractError(
+            f"{self.problem}, the same in two downloads: the contract's {self.key} does not match what SRC "
+            "sends; run the doctor, or set the connection extra 'contract' to what SRC sends"
+        )
+
+
+def log_entries(
+    body: bytes, wrapper: str | None, what: str, *, key: str = "log_files.console_wrapper"
+) -> list[dict[str, Any]]:
+    """The entries of a downloaded console- or HTTP-log file: the list of objects at ``wrapper`` (dotted),
+    or a bare list. Not JSON (or not UTF-8) is a failed download; JSON of another shape is ``OffContract``
+    (``key`` names the contract's setting)."""
+    body_json = _file_json(body, f"the log file of {what}")
+    entries = body_json if wrapper is None else contract.lookup(body_json, wrapper)
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        shape = "a JSON list of objects" if wrapper is None else f"a JSON object with a '{wrapper}' list of objects"
+        raise OffContract(f"the log file of {what} is not {shape}", key)
+    return cast("list[dict[str, Any]]", entries)
+
+
+def large_message(body: bytes, field: str | None, what: str) -> str:
+    """A downloaded large message: the file as UTF-8 text (``field`` None), or the text at ``field`` of a
+    JSON object (else ``OffContract``). Not UTF-8, or not JSON, is a failed download."""
+    if field is None:
+        return _text(body, what)
+    message = contract.lookup(_file_json(body, what), field)
     if not isinstance(message, str):
-        raise SRConnectContractError(f"{what} has no '{field}' text (the contract's log_files.large_message_field)")
+        raise OffContract(f"{what} is not a JSON object with a '{field}' text", "log_files.large_message_field")
     return message
+
+
+# --- Transport failures ---------------------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every error it was raised from or wraps (``__cause__``, ``__context__``, ``reason``, args)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        one = todo.pop()
+        if id(one) in seen:
+            continue
+        seen.add(id(one))
+        yield one
+        linked = [one.__cause__, one.__context__, getattr(one, "reason", None), *one.args]
+        todo += [link for link in linked if isinstance(link, BaseException)]
+
+
+def transport_error(
+    url: str, exc: BaseException, *, timed_out: bool, timeout: float, api: bool = True
+) -> SRConnectTransportError:
+    """The error of a GET that got no usable response, naming the host and port and what happened.
+
+    ``timed_out``: the HTTP library says the connection or a read timed out. A refused connection is
+    found in the chain of causes (``ConnectionRefusedError``, or an ``OSError`` with ``ECONNREFUSED``).
+    ``api``: the URL is SRC's (else a presigned download's). The URL is shown without its query (a
+    presigned URL's signature stays out).
+    """
+    split = urlsplit(url)
+    host = split.hostname or "?"
+    port = split.port or _DEFAULT_PORTS.get(split.scheme, 0)
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    name = type(exc).__name__
+    causes = list(_causes(exc))
+    check = "the connection's Host and port" if api else "that this machine can reach the host of the download URLs"
+    if timed_out or any(isinstance(c, TimeoutError) for c in causes):
+        said = f"{where} timed out ({name}): no answer within the connection's timeout of {timeout:g} s"
+    elif any(
+        isinstance(c, ConnectionRefusedError) or (isinstance(c, OSError) and c.errno == errno.ECONNREFUSED)
+        for c in causes
+    ):
+        said = f"connection refused by {where} ({name}): nothing listens there; check {check}"
+    else:
+        said = f"{name} from {where}"
+    return SRConnectTransportError(f"GET {split.scheme}://{split.netloc}{split.path} failed: {said}")
 
 
 # --- Walking listings -----------------------------------------------------------------------------

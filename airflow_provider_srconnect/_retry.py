@@ -1,23 +1,35 @@
 """The retry policy of every SRC request, as one tenacity configuration for both hooks.
 
-Retried: 429 (waiting at least ``Retry-After``), 5xx, transport failures and refused download URLs.
-Never retried: other 4xx, contract violations and bad parameters. Attempts and the total
-wait are both bounded; the last error is raised, saying how long the hook tried.
+Retried: 429 (waiting at least ``Retry-After``), 5xx, transport failures, refused download URLs and
+damaged downloads. Never retried: other 4xx, contract violations and bad parameters. Attempts and the
+total wait are both bounded; the last error is raised, saying how long the hook tried.
+
+A stop flag (``stop_on``) ends the work of a task's log fetches once one of them failed for good:
+requests check it before they are sent (``check_stop``), and retry waits wake when it is set. It is
+a context variable, set in the fetch threads by the export, so it reaches the hook without changing
+any signature and never touches requests of other tasks.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenacity import retry_if_exception, stop_after_attempt, wait_random_exponential
 from tenacity.stop import stop_base
 
 from airflow_provider_srconnect._api import is_retryable
-from airflow_provider_srconnect.exceptions import SRConnectRateLimitError
+from airflow_provider_srconnect.exceptions import SRConnectCancelledError, SRConnectRateLimitError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
+
+_STOP: ContextVar[threading.Event | None] = ContextVar("srconnect_stop", default=None)
 
 #: Full-jitter exponential backoff: a wait drawn from [0, min(cap, base * 2**attempt)].
 BACKOFF_BASE_SECONDS = 0.5
@@ -55,6 +67,49 @@ class StopBeforeTotalWait(stop_base):
         return spent + (state.upcoming_sleep or 0.0) > self._limit
 
 
+@contextmanager
+def stop_on(event: threading.Event) -> Iterator[None]:
+    """Within the block (in this thread), SRC requests and retry waits end once ``event`` is set."""
+    token = _STOP.set(event)
+    try:
+        yield
+    finally:
+        _STOP.reset(token)
+
+
+def stoppable() -> bool:
+    """Whether the current thread runs inside a ``stop_on`` block."""
+    return _STOP.get() is not None
+
+
+def stopped() -> bool:
+    """Whether the stop flag of the current ``stop_on`` block is set (False outside any)."""
+    event = _STOP.get()
+    return event is not None and event.is_set()
+
+
+def check_stop(what: str) -> None:
+    """Raise ``SRConnectCancelledError`` instead of sending ``what`` once the stop flag is set."""
+    if stopped():
+        raise SRConnectCancelledError(f"{what} was not sent: another log fetch of this task failed for good")
+
+
+def pause(seconds: float) -> None:
+    """The retry policy's sleep: ``seconds``, or less when the stop flag is set meanwhile."""
+    event = _STOP.get()
+    if event is None:
+        time.sleep(seconds)
+    else:
+        event.wait(seconds)
+
+
+class StopWhenStopped(stop_base):
+    """Stop retrying once the stop flag of the current ``stop_on`` block is set."""
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return stopped()
+
+
 def _give_up(state: RetryCallState) -> NoReturn:
     exc = state.outcome.exception() if state.outcome else None
     assert exc is not None
@@ -65,18 +120,26 @@ def _give_up(state: RetryCallState) -> NoReturn:
     raise exc
 
 
-def retry_kwargs(max_retries: int, max_total_wait: float, log: logging.Logger | Any) -> dict[str, Any]:
-    """Keyword arguments for ``tenacity.Retrying`` or ``AsyncRetrying``: the one policy of both hooks."""
+def retry_kwargs(
+    max_retries: int, max_total_wait: float, log: logging.Logger | Any, *, blocking: bool = True
+) -> dict[str, Any]:
+    """Keyword arguments for ``tenacity.Retrying`` (``blocking``) or ``AsyncRetrying``: the one policy of both hooks.
+
+    The blocking policy sleeps with ``pause``, which wakes when the stop flag is set; both stop retrying then.
+    """
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s; retry %d of %d in %.1f s", exc, state.attempt_number, max_retries, wait)
 
-    return {
+    policy: dict[str, Any] = {
         "retry": retry_if_exception(is_retryable),
         "wait": WaitRetryAfterOrJitter(),
-        "stop": stop_after_attempt(max_retries + 1) | StopBeforeTotalWait(max_total_wait),
+        "stop": stop_after_attempt(max_retries + 1) | StopBeforeTotalWait(max_total_wait) | StopWhenStopped(),
         "before_sleep": before_sleep,
         "retry_error_callback": _give_up,
     }
+    if blocking:
+        policy["sleep"] = pause
+    return policy

@@ -71,6 +71,20 @@ class SRConnectTransportError(SRConnectError):
     retryable = True
 
 
+class SRConnectDownloadError(SRConnectTransportError):
+    """A log file or large message arrived damaged: fewer bytes than its ``Content-Length``, an HTML page,
+    not the contract's JSON shape, not UTF-8, or an MD5 ``ETag`` no two downloads could confirm.
+
+    Retried by asking SRC for a fresh URL; raised once the retry budget is spent. Nothing damaged is stored.
+    """
+
+    retryable = True
+
+
+class SRConnectCancelledError(SRConnectError):
+    """A request not sent because another log fetch of the same task failed for good (the task raises that one)."""
+
+
 class SRConnectDownloadExpiredError(SRConnectError):
     """A log download URL was refused (it expired). Retried by asking SRC for a fresh URL."""
 

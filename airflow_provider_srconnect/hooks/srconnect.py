@@ -5,6 +5,12 @@ triggers. Both take every wire detail from the connection's contract (``hook.con
 default with the extra ``contract`` laid over it), build and read requests with ``_api``, retry with
 the one policy of ``_retry`` and draw on the per-user budget of ``_ratelimit``: they differ only in how
 bytes move.
+
+Log files and large messages are read as bytes and verified before they are read (``_api.download_body``):
+a damaged one is downloaded again with a fresh URL, and a body whose MD5 ``ETag`` it does not match is
+accepted only once two downloads agree byte for byte. Inside the export's fetch threads every request
+first checks the task's stop flag (``_retry.stop_on``), so a task whose log fetch failed for good sends
+nothing more.
 """
 
 from __future__ import annotations
@@ -12,18 +18,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import hashlib
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
+import urllib3
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests.adapters import HTTPAdapter
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_srconnect import _api
 from airflow_provider_srconnect._ratelimit import get_limiter
-from airflow_provider_srconnect._retry import retry_kwargs
+from airflow_provider_srconnect._retry import check_stop, retry_kwargs, stoppable
 from airflow_provider_srconnect.connection import (
     EXTRA_FIELDS,
     UI_FIELD_BEHAVIOUR,
@@ -33,6 +42,7 @@ from airflow_provider_srconnect.connection import (
 )
 from airflow_provider_srconnect.exceptions import (
     SRConnectContractError,
+    SRConnectDownloadError,
     SRConnectError,
     SRConnectParamError,
     SRConnectRateLimitError,
@@ -56,6 +66,8 @@ BUDGET_POLL_SECONDS = 0.05
 TEST_BUDGET_WAIT = 0.5
 TEST_TIMEOUT_SECONDS = 3.0
 TEST_RETRY_WAIT = 1.0
+#: Inside a stoppable block, the budget is waited for in slices this long, the stop flag checked between.
+BUDGET_SLICE_SECONDS = 0.25
 
 
 class SRConnectHook(BaseHook):
@@ -135,10 +147,33 @@ class SRConnectHook(BaseHook):
         return session
 
     def _acquire_budget(self, wait: float) -> None:
-        if not self._limiter.try_acquire(self.settings.budget_key, timeout=wait):
-            raise _budget_spent()
+        """Take one request from the budget, waiting at most ``wait`` s.
+
+        Inside a stoppable block (the export's fetch threads) it waits in slices and checks the stop flag between.
+        """
+        key = self.settings.budget_key
+        if not stoppable():
+            if not self._limiter.try_acquire(key, timeout=wait):
+                raise _budget_spent()
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            check_stop("a request to SRC")
+            left = max(0.0, deadline - time.monotonic())
+            if self._limiter.try_acquire(key, timeout=min(left, BUDGET_SLICE_SECONDS)):
+                return
+            if left <= BUDGET_SLICE_SECONDS:
+                raise _budget_spent()
 
     # --- One request --------------------------------------------------------------------------
+
+    def _headers(self, api: bool, budget_wait: float | None) -> dict[str, str]:
+        """The headers of one GET; an API call first takes one request from the budget and carries the credential."""
+        headers = {"Accept": "application/json"}
+        if api:
+            self._acquire_budget(self.settings.max_retry_wait if budget_wait is None else budget_wait)
+            headers["Authorization"] = self.settings.authorization
+        return headers
 
     def _get(
         self,
@@ -153,15 +188,30 @@ class SRConnectHook(BaseHook):
 
         ``timeout`` and ``budget_wait`` default to the connection's ``timeout`` and ``max_retry_wait``.
         """
-        headers = {"Accept": "application/json"}
-        if api:
-            self._acquire_budget(self.settings.max_retry_wait if budget_wait is None else budget_wait)
-            headers["Authorization"] = self.settings.authorization
+        headers = self._headers(api, budget_wait)
+        check_stop(f"GET {url.split('?')[0]}")
+        timeout = timeout or self.settings.timeout
         try:
-            response = self._session.get(url, params=params, headers=headers, timeout=timeout or self.settings.timeout)
+            response = self._session.get(url, params=params, headers=headers, timeout=timeout)
             return _api.Reply(response.status_code, response.headers, response.text)
         except requests.RequestException as exc:
-            raise SRConnectTransportError(f"GET {url.split('?')[0]} failed: {type(exc).__name__}") from exc
+            raise _transport_error(url, exc, timeout, api) from exc
+
+    def _get_file(self, url: str, *, api: bool) -> _api.Download:
+        """One GET of a file (a log file or large message), its body as the bytes on the wire.
+
+        The ``Content-Encoding`` is left for ``_api.download_body`` to undo, so that ``Content-Length``
+        and the ``ETag`` can be checked against what actually arrived.
+        """
+        headers = {**self._headers(api, None), "Accept-Encoding": _api.ACCEPT_ENCODING}
+        check_stop(f"GET {url.split('?')[0]}")
+        timeout = self.settings.timeout
+        try:
+            with self._session.get(url, headers=headers, timeout=timeout, stream=True) as response:
+                raw = response.raw.read(decode_content=False)
+                return _api.Download(response.status_code, response.headers, raw)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise _transport_error(url, exc, timeout, api) from exc
 
     def _retrying(self, fn: Callable[[], T]) -> T:
         policy = retry_kwargs(self.settings.max_retries, self.settings.max_retry_wait, self.log)
@@ -171,16 +221,64 @@ class SRConnectHook(BaseHook):
         url = self.settings.base_url + path
         return self._retrying(lambda: _api.read_json(self._get(url, params), what, self.contract))
 
-    def _download(self, path: str, what: str, read: Callable[[str], T]) -> T:
-        """Ask SRC for a log (its download URL, or the file inline), fetch it and ``read`` it; all retried
-        as one unit, so a refused URL or a cut file is fetched again with a fresh URL."""
+    def _download(self, path: str, what: str, read: Callable[[bytes], T], empty: T) -> T:
+        """A verified log file or large message, ``read`` (``empty`` when SRC says there is none).
+
+        One attempt asks the log endpoint (for a fresh URL, or for the file itself ``inline``), downloads
+        and verifies it; a damaged download fails the attempt, which the retry policy repeats. Two cases
+        are downloaded once more at once and settled by comparing downloads byte for byte (of any
+        attempts): a body whose MD5 ``ETag`` it does not match is kept once two agree (an SSE-KMS
+        object's ETag is no MD5 of it), and JSON off the contract's shape is a contract error once two agree.
+        """
         wire = self.contract
+        url = self.settings.base_url + path
+        inline = wire.logs.mode == "inline"
+        seen: set[bytes] = set()  # digests of downloaded bodies that were not accepted as they came
+
+        def agreed(body: bytes) -> bool:
+            digest = hashlib.sha256(body).digest()
+            if digest in seen:
+                return True
+            seen.add(digest)
+            return False
+
+        def fetch() -> T:
+            if inline:
+                download = self._get_file(url, api=True)
+            else:
+                link = _api.download_url(self._get(url), what, wire)
+                if link is None:
+                    return empty
+                download = self._get_file(link, api=False)
+            body = _api.download_body(download, what, wire, presigned=not inline)
+            if _api.etag_mismatch(download, body):
+                if not agreed(body):
+                    raise _Again(
+                        f"{what}: the download's MD5 is not its ETag",
+                        SRConnectDownloadError(
+                            f"{what}: the download's MD5 is not its ETag, and no two downloads agree byte for byte"
+                        ),
+                    )
+                self.log.info("%s: two downloads agree, though not with the ETag (no MD5, as with SSE-KMS)", what)
+            if inline and not body:
+                return empty
+            try:
+                return read(body)
+            except _api.OffContract as exc:
+                if agreed(body):
+                    raise exc.confirmed() from None
+                raise _Again(exc.problem, exc) from None
 
         def once() -> T:
-            got = _api.read_log_reply(self._get(self.settings.base_url + path), what, wire)
-            if got.url is None:
-                return read(got.text)
-            return read(_api.read_download(self._get(got.url, api=False), what, wire))
+            again = None
+            for _ in range(2):
+                try:
+                    return fetch()
+                except _Again as raised:
+                    again = raised.error
+                    self.log.warning("%s; downloading it again at once to compare", raised)
+            assert again is not None
+            raise again
 
         return self._retrying(once)
 
@@ -267,13 +365,14 @@ class SRConnectHook(BaseHook):
         """
         files = self.contract.log_files
         path, what = _log_path(self.contract.paths.console_logs, "console logs", invocation_id)
-        return self._download(path, what, lambda text: _api.log_entries(text, files.console_wrapper, what))
+        return self._download(path, what, lambda body: _api.log_entries(body, files.console_wrapper, what), [])
 
     def get_http_logs(self, invocation_id: str) -> list[Record]:
         """The HTTP-call log entries of an invocation."""
         files = self.contract.log_files
         path, what = _log_path(self.contract.paths.http_logs, "HTTP logs", invocation_id)
-        return self._download(path, what, lambda text: _api.log_entries(text, files.http_wrapper, what))
+        key = "log_files.http_wrapper"
+        return self._download(path, what, lambda body: _api.log_entries(body, files.http_wrapper, what, key=key), [])
 
     def get_large_log_message(self, invocation_id: str, message_id: str) -> str:
         """The full text of a console line too large to store inline.
@@ -288,7 +387,7 @@ class SRConnectHook(BaseHook):
             invocation_id,
             message_id=_api.path_segment("message_id", message_id),
         )
-        return self._download(path, what, lambda text: _api.large_message(text, field, what))
+        return self._download(path, what, lambda body: _api.large_message(body, field, what), "")
 
     # --- Airflow integration ------------------------------------------------------------------
 
@@ -341,6 +440,20 @@ class SRConnectHook(BaseHook):
                 spec.label, widget=widget, validators=[Optional()], description=spec.description, default=spec.default
             )
         return widgets
+
+
+class _Again(Exception):
+    """A download to repeat at once and compare: ``error`` is raised if the repeat does not settle it."""
+
+    def __init__(self, note: str, error: SRConnectError) -> None:
+        super().__init__(note)
+        self.error = error
+
+
+def _transport_error(url: str, exc: BaseException, timeout: float, api: bool) -> SRConnectTransportError:
+    """The typed error of a requests/urllib3 failure, naming host and port ("connection refused", "timed out")."""
+    timed_out = isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError))
+    return _api.transport_error(url, exc, timed_out=timed_out, timeout=timeout, api=api)
 
 
 def _budget_spent() -> SRConnectRateLimitError:
@@ -407,7 +520,8 @@ class SRConnectAsyncHook(SRConnectHook):
             response = await client.get(url, params=list(params), headers=headers, timeout=settings.timeout)
             return _api.Reply(response.status_code, response.headers, response.text)
         except httpx.HTTPError as exc:
-            raise SRConnectTransportError(f"GET {url} failed: {type(exc).__name__}") from exc
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            raise _api.transport_error(url, exc, timed_out=timed_out, timeout=settings.timeout) from exc
 
     async def _await_budget(self, settings: ConnectionSettings) -> None:
         """Take one request from the budget without blocking the event loop.
@@ -424,7 +538,7 @@ class SRConnectAsyncHook(SRConnectHook):
 
     async def _aretrying(self, fn: Callable[[], Awaitable[T]]) -> T:
         settings = await self.asettings()
-        policy = retry_kwargs(settings.max_retries, settings.max_retry_wait, self.log)
+        policy = retry_kwargs(settings.max_retries, settings.max_retry_wait, self.log, blocking=False)
         return await AsyncRetrying(**policy)(fn)
 
     async def aiter_invocation_logs(

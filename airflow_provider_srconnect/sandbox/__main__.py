@@ -17,7 +17,7 @@ from types import FrameType
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.sandbox.config import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_TEAM, SandboxConfig
-from airflow_provider_srconnect.sandbox.faults import Faults
+from airflow_provider_srconnect.sandbox.faults import DOWNLOAD_FAULTS, Faults
 from airflow_provider_srconnect.sandbox.server import SandboxServer
 
 
@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name in ("error", "reset", "truncate", "malformed", "missing-field", "slow", "expired-url"):
         p.add_argument(f"--{name}-rate", type=float, default=0.0, help="fault probability 0..1")
+    for fault in DOWNLOAD_FAULTS:
+        p.add_argument(
+            f"--download-{fault.replace('_', '-')}-rate",
+            type=float,
+            default=0.0,
+            help="download fault probability 0..1 (log files and large messages; see sandbox/faults.py)",
+        )
     p.add_argument("--slow-seconds", type=float, default=1.0)
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("-v", "--verbose", action="store_true", help="log every request line")
@@ -95,6 +102,7 @@ def _faults(args: argparse.Namespace) -> Faults:
         slow_seconds=args.slow_seconds,
         expired_url_rate=args.expired_url_rate,
         fault_seed=args.fault_seed,
+        **{f"download_{fault}_rate": getattr(args, f"download_{fault}_rate") for fault in DOWNLOAD_FAULTS},
     )
 
 

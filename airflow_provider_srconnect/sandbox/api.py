@@ -4,6 +4,8 @@ API requests go through: latency, fault throttling (429), Basic auth (401), the 
 bucket (429), an injected 5xx (500/503 with a JSON error body, 502/504 with an HTML one, like a
 gateway), the slow fault, then routing (405/404/403/400/200) and body faults on a 200.
 Downloads (``DOWNLOAD_PREFIX``) need no auth and are not rate-limited: they are presigned URLs.
+Every log file and large message (downloaded, or ``inline`` from its log endpoint) carries its MD5 as
+``ETag``, as S3 sends it, and meets the download faults (``Faults.download_fault``) when no other fault fired.
 
 Everything on the wire follows the config's contract: the routes (``paths``, the path segments
 percent-decoded and matched exactly), the listings (``sandbox.listing``), the records and log files
@@ -16,6 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import gzip
+import hashlib
 import hmac
 import logging
 import re
@@ -35,10 +39,15 @@ from airflow_provider_srconnect.sandbox.wire import JSON, Wire, dumps
 if TYPE_CHECKING:
     from airflow_provider_srconnect.sandbox.config import SandboxConfig, User
     from airflow_provider_srconnect.sandbox.data import RawInvocation
-    from airflow_provider_srconnect.sandbox.faults import BodyFault, Faults
+    from airflow_provider_srconnect.sandbox.faults import BodyFault, DownloadFault, Faults
     from airflow_provider_srconnect.sandbox.stats import Stats
 
 DOWNLOAD_PREFIX = "/_download/"
+#: The page of the ``html`` download fault: what a proxy or captive portal answers instead of the file.
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+    b"<body><h1>Sign in to continue</h1><p>Your session has expired.</p></body></html>\n"
+)
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +78,8 @@ class _Answer:
     payload: Any = None
     reply: Reply | None = None
     listing: bool = False
+    #: The reply is a log file or large message (which meets the download faults).
+    file: bool = False
 
 
 def json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -89,6 +100,30 @@ def _apply(reply: Reply, fault: BodyFault | None) -> Reply:
     if fault == "malformed":
         return Reply(reply.status, b"<" + reply.body[1:], reply.content_type, reply.headers)
     return reply
+
+
+def _md5(body: bytes) -> str:
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+def _etag(headers: tuple[tuple[str, str], ...], md5: str) -> tuple[tuple[str, str], ...]:
+    """``headers`` with the ETag ``"md5"`` instead of any other."""
+    return (*((k, v) for k, v in headers if k != "ETag"), ("ETag", f'"{md5}"'))
+
+
+def _download_fault(reply: Reply, fault: DownloadFault, faults: Faults) -> Reply:
+    """A file reply as the download fault ``fault`` sends it."""
+    if fault == "html":
+        return Reply(200, HTML_PAGE, "text/html; charset=utf-8")
+    if fault == "truncate":
+        return Reply(reply.status, reply.body[: faults.cut_at(len(reply.body))], reply.content_type, reply.headers)
+    if fault == "wrong_etag":
+        return Reply(reply.status, reply.body, reply.content_type, _etag(reply.headers, faults.other_md5()))
+    if fault == "kms_etag":  # the same on every download of the file, and not its MD5
+        return Reply(reply.status, reply.body, reply.content_type, _etag(reply.headers, _md5(b"sse-kms:" + reply.body)))
+    packed = gzip.compress(reply.body, mtime=0)
+    headers = (*_etag(reply.headers, _md5(packed)), ("Content-Encoding", "gzip"))
+    return Reply(reply.status, packed, reply.content_type, headers)
 
 
 @functools.lru_cache(maxsize=32)
@@ -202,6 +237,8 @@ class SandboxApp:
             answer = self._route(user, target)
         except Refusal as refusal:
             return self.error_reply(refusal.status, refusal.code, str(refusal))
+        if answer.file and answer.reply is not None:
+            return self._served_file(answer.reply, download=False)
         if answer.reply is not None:
             json_body = answer.reply.content_type == JSON and bool(answer.reply.body)
             return _apply(answer.reply, self._body_fault(json_body=json_body, listing=False))
@@ -224,6 +261,18 @@ class SandboxApp:
         if fault is not None:
             self.stats.record_fault(fault, download=download)
         return fault
+
+    def _served_file(self, reply: Reply, *, download: bool) -> Reply:
+        """A log file or large message as sent: a body fault, else a download fault, may hit it."""
+        json_body = reply.content_type == JSON and bool(reply.body)
+        body_fault = self._body_fault(json_body=json_body, listing=False, download=download)
+        if body_fault is not None:
+            return _apply(reply, body_fault)
+        fault = self.faults.download_fault()
+        if fault is None:
+            return reply
+        self.stats.record_fault(f"file:{fault}")
+        return _download_fault(reply, fault, self.faults)
 
     def _route(self, user: User, target: str) -> _Answer:
         split = urlsplit(target)
@@ -260,6 +309,10 @@ class SandboxApp:
         return self.wire.listing([convert(r) for r in page.items], page.fields)
 
     def _logs(self, user: User, kind: str, args: list[str]) -> _Answer:
+        broken = self.faults.logs_status(args[0])
+        if broken is not None:
+            self.stats.record_fault("broken_logs")
+            raise Refusal(broken, "INJECTED_ERROR", "injected failure of this invocation's logs")
         not_stored = Refusal(
             self.contract.logs.not_stored_status,
             "LOGS_NOT_STORED",
@@ -296,14 +349,15 @@ class SandboxApp:
         return _Answer(payload=self.wire.log_url(f"{self.base_url}{DOWNLOAD_PREFIX}{token}"))
 
     def _file(self, kind: str, team_id: str, raw: RawInvocation) -> _Answer:
-        """A log file (or the large message) of ``raw`` as the contract shapes it."""
+        """A log file (or the large message) of ``raw`` as the contract shapes it, its MD5 as ETag."""
         seed = self.config.seed
         if kind == "large":
             body, content_type = self.wire.large_message(logfiles.large_message(seed, raw))
-            return _Answer(reply=Reply(200, body, content_type))
-        if kind == "console":
-            return _Answer(payload=self.wire.console_file(logfiles.console_lines(seed, team_id, raw)))
-        return _Answer(payload=self.wire.http_file(logfiles.http_entries(seed, raw)))
+        elif kind == "console":
+            body, content_type = dumps(self.wire.console_file(logfiles.console_lines(seed, team_id, raw))), JSON
+        else:
+            body, content_type = dumps(self.wire.http_file(logfiles.http_entries(seed, raw))), JSON
+        return _Answer(reply=Reply(200, body, content_type, (("ETag", f'"{_md5(body)}"'),)), file=True)
 
     def _download(self, method: str, token: str) -> Reply:
         if method != "GET":
@@ -322,8 +376,5 @@ class SandboxApp:
         if found is None or raw is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
         answer = self._file(str(payload["k"]), found[0], raw)
-        if answer.reply is not None:
-            json_body = answer.reply.content_type == JSON
-            return _apply(answer.reply, self._body_fault(json_body=json_body, listing=False, download=True))
-        reply = json_reply(200, answer.payload)
-        return _apply(reply, self._body_fault(json_body=True, listing=False, download=True))
+        assert answer.reply is not None
+        return self._served_file(answer.reply, download=True)

@@ -14,9 +14,20 @@ key invalid at once or after a number of further requests (a key revoked mid-exp
 
 Downloads (presigned URLs) get error, reset and slow like API calls, as S3 has them too. They are
 never throttled or affected by revoked keys (no credentials are involved), get no "missing
-field" (a log file is no listing), and get truncate/malformed only for JSON files: a
-text/plain large message cut short with a matching Content-Length would be undetectable by any
-client, so it would only test luck.
+field" (a log file is no listing), and get truncate/malformed only for JSON files.
+
+Download faults hit every log file and large message, served by a presigned URL or ``inline`` by the
+log endpoint, when no fault above fired; the first that fires wins, in this order (``DOWNLOAD_FAULTS``):
+``html`` (a ``200`` HTML page, as from a captive portal or proxy), ``truncate`` (the body cut at a
+random byte, ``Content-Length`` matching the cut, the whole file's ``ETag`` kept: the lie only the
+ETag can expose, for text as for JSON), ``wrong_etag`` (the whole file, with the MD5 of other bytes
+as ETag), ``kms_etag`` (an ETag that looks like an MD5 but is not the file's, the same on every
+download, as S3 gives SSE-KMS objects: must pass) and ``gzip`` (the file gzip-encoded, with
+``Content-Encoding: gzip`` and the MD5 of the gzip bytes as ETag, as S3 serves an object stored so:
+must pass). Without a fault every file carries its MD5 as ETag, as S3 sends.
+
+``break_logs`` makes the log endpoints of one invocation answer a fixed status (a 400 that fails a
+log fetch for good, a 503 that keeps it retrying).
 """
 
 from __future__ import annotations
@@ -28,6 +39,9 @@ import time
 from typing import Literal
 
 BodyFault = Literal["reset", "truncate", "malformed", "missing"]
+DownloadFault = Literal["html", "truncate", "wrong_etag", "kms_etag", "gzip"]
+#: The download faults, in the order they are drawn (the rate of each is ``download_{name}_rate``).
+DOWNLOAD_FAULTS: tuple[DownloadFault, ...] = ("html", "truncate", "wrong_etag", "kms_etag", "gzip")
 ERROR_STATUSES = (500, 502, 503, 504)
 
 
@@ -45,6 +59,11 @@ class Faults:
         slow_rate: float = 0.0,
         slow_seconds: float = 1.0,
         expired_url_rate: float = 0.0,
+        download_html_rate: float = 0.0,
+        download_truncate_rate: float = 0.0,
+        download_wrong_etag_rate: float = 0.0,
+        download_kms_etag_rate: float = 0.0,
+        download_gzip_rate: float = 0.0,
         throttle_until: float = 0.0,
         storm_retry_after: int | None = None,
         fault_seed: int | None = None,
@@ -55,6 +74,8 @@ class Faults:
         self._revoked: set[str] = set()
         #: Keys that stop working after this many more accepted requests.
         self._revoke_countdown: dict[str, int] = {}
+        #: Invocation id -> the status its log endpoints answer (``break_logs``).
+        self._broken_logs: dict[str, int] = {}
         self.error_rate = error_rate
         self.reset_rate = reset_rate
         self.truncate_rate = truncate_rate
@@ -63,6 +84,11 @@ class Faults:
         self.slow_rate = slow_rate
         self.slow_seconds = slow_seconds
         self.expired_url_rate = expired_url_rate
+        self.download_html_rate = download_html_rate
+        self.download_truncate_rate = download_truncate_rate
+        self.download_wrong_etag_rate = download_wrong_etag_rate
+        self.download_kms_etag_rate = download_kms_etag_rate
+        self.download_gzip_rate = download_gzip_rate
         #: A ``time.monotonic()`` deadline: every API request is answered 429 until then.
         self.throttle_until = throttle_until
         #: The ``Retry-After`` sent during a storm instead of the time left (None: the time left).
@@ -80,15 +106,18 @@ class Faults:
             self._rng = random.Random(value)
 
     def clear(self) -> None:
-        """No faults, no throttling, no revoked keys."""
+        """No faults, no throttling, no revoked keys, no broken logs."""
         self.error_rate = self.reset_rate = self.truncate_rate = 0.0
         self.malformed_rate = self.missing_field_rate = self.slow_rate = 0.0
         self.expired_url_rate = 0.0
+        for name in DOWNLOAD_FAULTS:
+            setattr(self, f"download_{name}_rate", 0.0)
         self.throttle_until = 0.0
         self.storm_retry_after = None
         with self._lock:
             self._revoked.clear()
             self._revoke_countdown.clear()
+            self._broken_logs.clear()
 
     def roll(self, rate: float) -> bool:
         """True with probability ``rate``."""
@@ -115,6 +144,33 @@ class Faults:
         if listing and self.roll(self.missing_field_rate):
             return "missing"
         return None
+
+    def download_fault(self) -> DownloadFault | None:
+        """The download fault to apply to a log file or large message, or None."""
+        for name in DOWNLOAD_FAULTS:
+            if self.roll(getattr(self, f"download_{name}_rate")):
+                return name
+        return None
+
+    def cut_at(self, size: int) -> int:
+        """Where the ``truncate`` download fault cuts a body of ``size`` bytes: a random byte, never 0 or all."""
+        with self._lock:
+            return self._rng.randint(1, size - 1) if size > 1 else 0
+
+    def other_md5(self) -> str:
+        """The MD5 of other bytes (the ``wrong_etag`` fault): 32 random hex digits."""
+        with self._lock:
+            return f"{self._rng.getrandbits(128):032x}"
+
+    def break_logs(self, invocation_id: str, status: int) -> None:
+        """Answer every log request of ``invocation_id`` (console, HTTP, large message) with ``status``."""
+        with self._lock:
+            self._broken_logs[invocation_id] = status
+
+    def logs_status(self, invocation_id: str) -> int | None:
+        """The status ``break_logs`` set for the invocation's log endpoints, or None."""
+        with self._lock:
+            return self._broken_logs.get(invocation_id)
 
     def maybe_sleep(self) -> bool:
         """Sleep ``slow_seconds`` if the slow fault fires; whether it did."""

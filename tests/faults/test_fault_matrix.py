@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_srconnect.exceptions import (
     SRConnectAuthError,
     SRConnectContractError,
+    SRConnectDownloadError,
     SRConnectDownloadExpiredError,
     SRConnectRateLimitError,
     SRConnectServerError,
@@ -27,8 +28,9 @@ from tests.conftest import fails_task_with
 from tests.faults.conftest import Matrix, fired, sandbox_config
 
 WITH_AND_WITHOUT_LOGS = pytest.mark.parametrize("include_logs", ["none", "all"])
-#: Retries for faults drawn at random: enough that a request fails for good about once in 10^8.
-PATIENT = {"max_retries": 25, "max_retry_wait": 3600}
+#: Retries for faults drawn at random: enough that a fetch fails for good about once in 10^8. An attempt of
+#: a log fetch is two requests (the log endpoint, then the download): at a rate of 0.5 it fails 3 times in 4.
+PATIENT = {"max_retries": 64, "max_retry_wait": 3600}
 
 
 # --- 429 storms (real time) -----------------------------------------------------------------------
@@ -168,6 +170,36 @@ def test_download_urls_that_are_always_expired_are_retryable_and_write_nothing(
     matrix.server.faults.expired_url_rate = 1.0
 
     with pytest.raises(SRConnectDownloadExpiredError, match="refused"):
+        matrix.export("all")
+
+    matrix.assert_nothing_written()
+
+
+# --- Damaged downloads -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["html", "truncate", "wrong_etag", "kms_etag", "gzip"])
+def test_damaged_and_encoded_downloads_are_verified_to_a_complete_archive(
+    matrix: Matrix, sleeps: list[float], fault: str
+) -> None:
+    matrix.connect(**PATIENT)
+    setattr(matrix.server.faults, f"download_{fault}_rate", 0.5)
+    matrix.server.faults.fault_seed = 2
+
+    xcom = matrix.export("all")
+
+    assert fired(matrix.server, f"file:{fault}") >= 1
+    matrix.assert_recovered(xcom, "all")
+
+
+@pytest.mark.parametrize("fault", ["html", "truncate"])
+def test_downloads_damaged_every_time_are_retryable_and_write_nothing(
+    matrix: Matrix, sleeps: list[float], fault: str
+) -> None:
+    matrix.connect(max_retries=3)
+    setattr(matrix.server.faults, f"download_{fault}_rate", 1.0)
+
+    with pytest.raises(SRConnectDownloadError, match="gave up after 4 attempts"):
         matrix.export("all")
 
     matrix.assert_nothing_written()

@@ -29,9 +29,10 @@ def make_hook(monkeypatch: pytest.MonkeyPatch) -> Callable[..., SRConnectHook]:
 
 @pytest.fixture
 def sleeps(mocker: Any) -> list[float]:
-    """Retry waits, recorded instead of slept."""
+    """Retry waits, recorded instead of slept (the hooks' stoppable ``_retry.pause`` and tenacity's own sleep)."""
     waited: list[float] = []
     mocker.patch("tenacity.nap.time.sleep", side_effect=waited.append)
+    mocker.patch("airflow_provider_srconnect._retry.pause", side_effect=waited.append)
     return waited
 
 
