@@ -22,6 +22,17 @@ and goes, as sent, into the ``extra`` column of its record level, together with 
 schema does not declare. Reading ``extra`` back and merging it over the typed columns gives the record
 as SRC served it (keys that SRC sent as null and keys it left out both read as null).
 
+Parquet text is UTF-8, which has no form for a lone surrogate (half of a UTF-16 pair, ``"\\ud800"`` in
+JSON; ``json.loads`` keeps one as a character). A field of a record level that holds one (in its value,
+at any depth, or in its name) keeps its typed column, with U+FFFD in place of each lone surrogate, and
+is kept exactly in the level's ``extra`` under the key ``schema.SURROGATES_KEY``: a JSON text (lone
+surrogates written as ``\\udXXX`` escapes) of an object holding every such field as sent, and nowhere
+else in ``extra``. So every text in the file is UTF-8 and every ``extra`` is strict JSON (DuckDB's JSON
+functions refuse a lone-surrogate escape, and here it is only ever inside a string). Reading back:
+merge ``extra`` without that key over the typed columns, then set the fields of
+``json.loads(extra[SURROGATES_KEY])`` over the result. (A field SRC sends under that very name is kept
+the same way.)
+
 The bytes depend only on the records, the sub-window boundaries and the pyarrow version (the file
 records ``created_by: parquet-cpp-arrow version X``): no time or random id is written.
 """
@@ -30,13 +41,19 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import msgspec
 
 from airflow_provider_srconnect import contract
 from airflow_provider_srconnect._json import ENCODER as _ENCODER
+from airflow_provider_srconnect._json import (
+    LONE_SURROGATE,
+    escape_lone_surrogates,
+    has_lone_surrogate,
+    replace_lone_surrogates,
+)
 from airflow_provider_srconnect.exceptions import SRConnectParamError
 from airflow_provider_srconnect.schema import (
     BOOL,
@@ -45,6 +62,7 @@ from airflow_provider_srconnect.schema import (
     JSON,
     RECORDS,
     STRING,
+    SURROGATES_KEY,
     TIMESTAMP,
     ListOf,
     Scalar,
@@ -131,6 +149,14 @@ class _Misfit(Exception):
     """A value its column cannot hold."""
 
 
+class _Replaced(Exception):
+    """A text that holds a lone surrogate: ``value`` is what its column holds, U+FFFD in place of each."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__()
+        self.value = value
+
+
 class Sizer:
     """Counts the characters of text that conversions put into columns."""
 
@@ -142,12 +168,15 @@ Convert = Callable[[Any], Any]
 
 
 def _scalar(kind: Scalar, sizer: Sizer) -> Convert:
+    lone = LONE_SURROGATE.search
     if kind == STRING:
 
         def string(value: Any) -> Any:
             if not isinstance(value, str):
                 raise _Misfit
             sizer.text += len(value)
+            if not value.isascii() and lone(value):  # inline: the hot path of every text column
+                raise _Replaced(replace_lone_surrogates(value))
             return value
 
         return string
@@ -156,6 +185,8 @@ def _scalar(kind: Scalar, sizer: Sizer) -> Convert:
         def json_text(value: Any) -> Any:
             text = _ENCODER.encode(value)
             sizer.text += len(text)
+            if not text.isascii() and lone(text):
+                raise _Replaced(replace_lone_surrogates(text))
             return text
 
         return json_text
@@ -200,11 +231,14 @@ def _timestamp(value: Any) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
-StructConvert = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
+StructConvert = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any], Sequence[str]]]
+#: No field replaced (shared: most objects have none, and a list per object costs).
+_NONE: Final[tuple[str, ...]] = ()
 
 
 def _struct(value: Struct, sizer: Sizer) -> StructConvert:
-    """A converter of one object to (row, residue): its columns, and what they do not hold."""
+    """A converter of one object to (row, residue, replaced): its columns, what they do not hold, and the
+    fields whose columns hold U+FFFD in place of a lone surrogate."""
     fields: list[tuple[str, Convert, bool]] = []  # (name, convert, returns (row, residue))
     for field in value.fields:
         if isinstance(field.type, ListOf):
@@ -215,9 +249,10 @@ def _struct(value: Struct, sizer: Sizer) -> StructConvert:
             fields.append((field.name, _scalar(field.type, sizer), False))
     declared = frozenset(name for name, _, _ in fields)
 
-    def convert(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def convert(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Sequence[str]]:
         row: dict[str, Any] = {}
         residue: dict[str, Any] = {}
+        replaced: Sequence[str] = _NONE
         for name, one, nested in fields:
             item = record.get(name)
             if item is None:
@@ -227,18 +262,23 @@ def _struct(value: Struct, sizer: Sizer) -> StructConvert:
                     row[name] = None
                     residue[name] = item
                     continue
-                row[name], inner = one(item)
+                row[name], inner, inner_replaced = one(item)
                 if inner:
                     residue[name] = inner
+                if inner_replaced:
+                    replaced = [*replaced, name]
             else:
                 try:
                     row[name] = one(item)
                 except _Misfit:
                     row[name] = None
                     residue[name] = item
+                except _Replaced as text:
+                    row[name] = text.value
+                    replaced = [*replaced, name]
         if not declared.issuperset(record):
             residue.update((key, item) for key, item in record.items() if key not in declared)
-        return row, residue
+        return row, residue, replaced
 
     return convert
 
@@ -255,20 +295,31 @@ def _list(value: ListOf, sizer: Sizer) -> Convert:
 
 
 def _level(value: Struct, sizer: Sizer) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A converter of a record-level object to its row, ``extra`` included."""
+    """A converter of a record-level object to its row, ``extra`` included (lone surrogates: the module docstring)."""
     convert = _struct(value, sizer)
 
     def level(record: dict[str, Any]) -> dict[str, Any]:
-        row, residue = convert(record)
-        if residue:
-            text = _ENCODER.encode(residue)
+        row, residue, replaced = convert(record)
+        text = _ENCODER.encode(residue) if residue else None
+        if text is not None and (has_lone_surrogate(text) or SURROGATES_KEY in residue):
+            replaced = [*replaced, *(key for key, item in residue.items() if _exact_only(key, item))]
+        if replaced:
+            kept = {key: item for key, item in residue.items() if key not in replaced}
+            exact = _ENCODER.encode({name: record[name] for name in replaced})
+            kept[SURROGATES_KEY] = escape_lone_surrogates(exact)
+            text = _ENCODER.encode(kept)
+        if text is not None:
             sizer.text += len(text)
-            row[EXTRA] = text
-        else:
-            row[EXTRA] = None
+        row[EXTRA] = text
         return row
 
     return level
+
+
+def _exact_only(key: str, item: Any) -> bool:
+    """Whether a field left over for ``extra`` is kept exactly only under ``SURROGATES_KEY``: it holds a lone
+    surrogate, or it is named so (a field SRC sent under that name is kept there, whole)."""
+    return key == SURROGATES_KEY or has_lone_surrogate(_ENCODER.encode({key: item}))
 
 
 def row_converter(log_type: str) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Sizer]:

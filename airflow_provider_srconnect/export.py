@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -21,9 +22,16 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from airflow_provider_srconnect import __version__, _parquet, contract
 from airflow_provider_srconnect._json import ENCODER as _ENCODER
+from airflow_provider_srconnect._json import has_lone_surrogate
+from airflow_provider_srconnect._json import utf8 as _utf8
 from airflow_provider_srconnect._parquet import COMPRESSION as PARQUET_COMPRESSION
 from airflow_provider_srconnect._parquet import ParquetRecordWriter, require_pyarrow, writer_version
-from airflow_provider_srconnect.exceptions import SRConnectLogsNotStoredError, SRConnectParamError
+from airflow_provider_srconnect._retry import stop_on
+from airflow_provider_srconnect.exceptions import (
+    SRConnectContractError,
+    SRConnectLogsNotStoredError,
+    SRConnectParamError,
+)
 
 # The keys the export adds to an invocation record when it attaches its logs (declared with the schema).
 from airflow_provider_srconnect.schema import CONSOLE_LINES_KEY as CONSOLE_LINES_KEY
@@ -264,35 +272,81 @@ def _failed_spellings(wire: contract.Contract) -> frozenset[str]:
     return frozenset(wire.enums.statuses[name] for name in contract.FAILED_STATUSES)
 
 
+def _status(record: dict[str, Any], wire: contract.Contract) -> str | None:
+    """The record's status as ``wire`` spells it; None when it is not text (a server value, anything)."""
+    status = record.get(wire.records.invocation.execution_status)
+    return status if isinstance(status, str) else None
+
+
+def _running(record: dict[str, Any], wire: contract.Contract) -> bool:
+    """Whether the record is of an invocation that had not ended: the only status that is not final."""
+    return _status(record, wire) == wire.enums.statuses[contract.STATUS_RUNNING]
+
+
 def _wants_logs(record: dict[str, Any], include_logs: IncludeLogs, wire: contract.Contract) -> bool:
-    """Whether the record's logs are archived: all, or those of failed runs (its status as ``wire`` spells it)."""
+    """Whether the record's logs are archived: all, or those of failed runs (its status as ``wire`` spells it).
+
+    With ``failed``, a run not ended (RUNNING) is wanted too: it may yet fail, and its record is flagged.
+    """
     if include_logs == "none":
         return False
-    return include_logs == "all" or record.get(wire.records.invocation.execution_status) in _failed_spellings(wire)
+    status = _status(record, wire)
+    return include_logs == "all" or status in _failed_spellings(wire) or _running(record, wire)
 
 
 def _with_logs(hook: SRConnectHook, record: dict[str, Any]) -> dict[str, Any]:
     """The record with its console lines (large messages in full) and HTTP entries attached.
 
     The record and its lines are read under the hook's contract; the ids go back to SRC as they came.
+    A record whose logs are not stored gets ``LOGS_NOT_STORED_KEY`` instead, whatever its log counts say:
+    a run not ended (RUNNING, asked nothing: SRC stores logs when a run ends), or one SRC answers 404 for.
+    An id no request can carry (none, not text, a lone surrogate) is ``SRConnectContractError``.
     """
     wire = hook.contract
+    if _running(record, wire):
+        return {**record, LOGS_NOT_STORED_KEY: True}
     fields = wire.records.invocation
     large = wire.log_files.console.large_message_id
-    invocation = str(record[fields.id])
+    invocation = _id_text(record.get(fields.id))
+    if invocation is None:
+        raise _unusable_id(record, wire, f"its '{fields.id}' (the contract's records.invocation.id)")
     extra: dict[str, Any] = {}
     try:
         if record.get(fields.console_logs) != 0:
             lines = hook.get_console_logs(invocation)
-            for line in lines:
-                if line.get(large):
-                    line[FULL_MESSAGE_KEY] = hook.get_large_log_message(invocation, line[large])
+            for number, line in enumerate(lines, 1):
+                if isinstance(line, dict) and line.get(large):
+                    message = _id_text(line[large])
+                    if message is None:
+                        raise _unusable_id(record, wire, f"the '{large}' of its console line {number}")
+                    line[FULL_MESSAGE_KEY] = hook.get_large_log_message(invocation, message)
             extra[CONSOLE_LINES_KEY] = lines
         if record.get(fields.http_logs) != 0:
             extra[HTTP_ENTRIES_KEY] = hook.get_http_logs(invocation)
     except SRConnectLogsNotStoredError:
         extra = {LOGS_NOT_STORED_KEY: True}
     return {**record, **extra}
+
+
+def _id_text(value: Any) -> str | None:
+    """An id from SRC as the text of its request (a number as its digits), or None if no URL can carry it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value or has_lone_surrogate(value):
+        return None
+    return value
+
+
+def _unusable_id(record: dict[str, Any], wire: contract.Contract, what: str) -> SRConnectContractError:
+    """The error of a record whose logs cannot be asked for: it names the record by its id and start time."""
+    fields = wire.records.invocation
+    named = f"{fields.id}={record.get(fields.id)!r}"[:120] + f", {fields.start_time}={record.get(fields.start_time)!r}"
+    return SRConnectContractError(
+        f"the invocation record ({named[:200]}) cannot have its logs fetched: {what} is not a non-empty text "
+        "that a URL can carry (a lone surrogate cannot be). Archive this window with include_logs='none' "
+        "(records are kept whole), or, if SRC names it under another field, set the connection extra "
+        "'contract' to that field (the doctor proposes it)."
+    )
 
 
 #: A record in the window of ``_attach_logs``: as it came (no logs wanted) or its log fetch.
@@ -307,7 +361,9 @@ def _attach_logs(
     At most ``max(LOG_WINDOW, 2 * log_workers)`` records are held (fetched, being fetched, or
     queued behind the oldest); each record yielded lets the next one in, so no worker waits for a
     batch to finish. The first fetch that fails for good (after the hook's retries) cancels the
-    fetches not yet started and raises at once, wherever it is in the window.
+    fetches not yet started and raises at once, wherever it is in the window; it also sets the stop
+    flag of the fetches (``_retry.stop_on``), so the running ones send no further request and leave
+    their retry waits. So does any other end of the iteration (an error, a consumer that stops).
     """
     if request.include_logs == "none":
         yield from records
@@ -316,16 +372,22 @@ def _attach_logs(
     limit = max(LOG_WINDOW, 2 * request.log_workers)
     window: deque[_Slot] = deque()
     failed: list[Future[dict[str, Any]]] = []
+    stop = threading.Event()
+
+    def fetch(record: dict[str, Any]) -> dict[str, Any]:
+        with stop_on(stop):
+            return _with_logs(hook, record)
 
     def note(future: Future[dict[str, Any]]) -> None:
         if _failed(future):
             failed.append(future)
+            stop.set()
 
     pool = ThreadPoolExecutor(request.log_workers, thread_name_prefix="srconnect-logs")
     try:
         for record in records:
             if _wants_logs(record, request.include_logs, wire):
-                future = pool.submit(_with_logs, hook, record)
+                future = pool.submit(fetch, record)
                 future.add_done_callback(note)
                 window.append(future)
             else:
@@ -335,7 +397,8 @@ def _attach_logs(
         while window:
             yield _oldest(window, failed)
     finally:
-        # Fetches not started are dropped; running ones end by themselves, nobody waits for them.
+        # Fetches not started are dropped; running ones end at their next request or retry wait, unwaited.
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -348,14 +411,18 @@ def _done(slot: _Slot) -> bool:
 
 
 def _oldest(window: deque[_Slot], failed: list[Future[dict[str, Any]]]) -> dict[str, Any]:
-    """Pop the oldest record once its logs are in; raise the first failure anywhere in the window."""
+    """Pop the oldest record once its logs are in; raise the first failure anywhere in the window.
+
+    The first: fetches stopped by it (``SRConnectCancelledError``) fail after it, and it is in ``failed``
+    before any of them is.
+    """
     head = window[0]
     while not _done(head) and not failed:
         running = [slot for slot in window if isinstance(slot, Future) and not slot.done()]
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
             if _failed(future):  # its callback may not have run yet
-                future.result()
+                (failed[0] if failed else future).result()
     if failed:
         failed[0].result()
     window.popleft()
@@ -369,14 +436,17 @@ WRITE_BLOCK = 1 << 16
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
-    """One NDJSON line: keys sorted, compact, UTF-8; the same record always gives the same bytes."""
-    return (_ENCODER.encode(record) + "\n").encode()
+    """One NDJSON line: keys sorted, compact, UTF-8; the same record always gives the same bytes.
+
+    A lone surrogate (``"\\ud800"``, which no UTF-8 text holds) is written as that JSON escape (``_json.utf8``).
+    """
+    return _utf8(_ENCODER.encode(record) + "\n")
 
 
 def _block(lines: list[str]) -> bytes:
     """Lines from ``_ENCODER`` as NDJSON bytes: the same as their ``encode_record`` joined."""
     lines.append("")
-    return "\n".join(lines).encode()
+    return _utf8("\n".join(lines))
 
 
 def write_window(hook: SRConnectHook, window: LogWindow, request: ExportRequest, out: IO[bytes]) -> ExportResult:

@@ -17,6 +17,13 @@ The typed columns keep the provider's names under any wire contract. Under a con
 override that renames fields (``records``, ``log_files.console``) or spells times another way
 (``records.time_format``), the fields under other wire names, and values a column cannot hold (epoch
 seconds, say), are kept losslessly in the ``extra`` column of their level, exactly as SRC sent them.
+
+Every value ``json.loads`` gives is archived, and read back equal: text with NUL and control
+characters or of any length, values nested to any depth, integers beyond 64 bits (Parquet: in
+``extra``, the int64 columns never wrap), floats (``repr``'s shortest round-trip text). A lone
+surrogate (``"\\ud800"``: half of a UTF-16 pair, as a JavaScript string cut inside an emoji holds) has
+no UTF-8 form: JSON Lines keep it as that JSON escape; Parquet holds U+FFFD in its place and the exact
+fields under ``SURROGATES_KEY`` in ``extra`` (see ``_parquet`` and ``docs/schema.md``).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ CONSOLE_LINES_KEY: Final = "_consoleLogLines"
 HTTP_ENTRIES_KEY: Final = "_httpLogEntries"
 FULL_MESSAGE_KEY: Final = "_fullMessage"
 LOGS_NOT_STORED_KEY: Final = "_logsNotStored"
+#: Parquet only, a key of an ``extra`` column: the exact JSON text of the fields that hold a lone surrogate.
+SURROGATES_KEY: Final = "_loneSurrogates"
 
 #: Where a field comes from when it is not ASSUMED: documented by SRC, or added by the export.
 CONFIRMED: Final = "confirmed"
@@ -216,21 +225,25 @@ INVOCATION: Final = Struct(
             ListOf(CONSOLE_LINE),
             "its console lines, in order; oversized ones in full",
             ADDED,
-            "logs not fetched (see `include_logs`), none logged, or not stored",
+            "its logs were not wanted (`include_logs`), its listing counts no lines (`consoleLogs` 0: it "
+            "logged none), or they are not stored (`_logsNotStored`)",
         ),
         Field(
             HTTP_ENTRIES_KEY,
             ListOf(HTTP_ENTRY),
             "its HTTP calls, in order",
             ADDED,
-            "logs not fetched, no call made, or not stored",
+            "its logs were not wanted, its listing counts no calls (`httpLogs` 0: it made none), or they "
+            "are not stored (`_logsNotStored`)",
         ),
         Field(
             LOGS_NOT_STORED_KEY,
             BOOL,
-            "true when its logs were asked for and SRC answered 404 (not stored)",
+            "true: its logs were wanted and are not in the archive, whatever its counts say. Either it had not "
+            "ended (`RUNNING`: SRC stores logs when a run ends; with `include_logs='failed'` too, as it may yet "
+            "fail), or SRC answered 404. Rerun the window once its runs have ended",
             ADDED,
-            "not asked for, or fetched",
+            "its logs were not wanted, or are archived (the two keys above, as its counts say)",
         ),
     ),
     extra=True,
@@ -279,6 +292,59 @@ AUDIT: Final = Struct(
 
 #: The record of each log type.
 RECORDS: Final[dict[str, Struct]] = {"invocations": INVOCATION, "audit": AUDIT}
+
+#: The sections of ``docs/schema.md`` on the keys the export adds and on the values it keeps (``sql.schema_markdown``).
+LOGS_TEXT: Final = f"""
+## Logs: archived, logged none, or not stored
+
+With `include_logs='all'` (every invocation) or `'failed'` (those whose status is a failure, and those still
+`RUNNING`, which may yet fail), the export asks SRC for an invocation's logs and adds to its record:
+
+- `{CONSOLE_LINES_KEY}` and `{HTTP_ENTRIES_KEY}`: its console lines and HTTP calls, each when its listing
+  counts some (`{contract.InvocationField.CONSOLE_LOGS}`, `{contract.InvocationField.HTTP_LOGS}` not 0). A count
+  of 0 is not asked for: the key is absent, and the run logged no line (made no call). An empty list: SRC
+  counted some and its file held none.
+- `{LOGS_NOT_STORED_KEY}: true`, and neither list, whatever the counts say, when its logs are not in the archive:
+  the run had not ended (`RUNNING`, as the connection's contract spells it: SRC stores logs when a run ends, so
+  nothing is asked), or SRC answered 404 (not stored). The manifest's `logsNotStored` counts these records:
+  rerun the window once its runs have ended (a settled window) to archive their logs.
+
+A record with none of the three keys: its logs were not wanted (`include_logs='none'`, or a run that ended
+without failing under `'failed'`), or its listing counts neither lines nor calls: it logged nothing.
+"""
+
+VALUES_TEXT: Final = f"""
+## Every value SRC can send
+
+Records are archived as `json.loads` reads them, whatever they hold, and read back equal (a property test
+archives arbitrary JSON in both formats, under the default and the fixture contracts):
+
+- text of any length (a 10 MB message), with NUL and control characters; fields of any name;
+- values nested to any depth;
+- integers of any size: JSON Lines hold their digits; in Parquet an int64 column holds only int64 values (never
+  wrapped), and any other integer goes whole to `{EXTRA}`;
+- floats as their shortest round-trip text (`5e-324`, `1.7976931348623157e+308`). JSON has no NaN or infinity,
+  but Python's reader takes the tokens `NaN` and `Infinity`, and reads a number beyond the double range (`1e400`)
+  as infinity: such a float is written `NaN`, `Infinity` or `-Infinity`, which Python reads back and strict
+  JSON readers (DuckDB) refuse;
+- a **lone surrogate**: half of a UTF-16 pair (`"\\ud83d"`, what a JavaScript string cut inside an emoji
+  holds), legal in JSON but with no UTF-8 form. JSON Lines keep it as that escape, `\\ud83d`, which Python and
+  JavaScript read back as the same string (DuckDB's `read_json` refuses such a line; with
+  `ignore_errors = true` it reads that line's values as null). In Parquet, each field of a record level that
+  holds one (in its value, at any depth, or in its name) keeps its typed column with U+FFFD (`\ufffd`) in place
+  of each lone surrogate, and is kept exactly under the key `{SURROGATES_KEY}` of the level's `{EXTRA}`: the
+  JSON text (lone surrogates as `\\udXXX` escapes) of an object holding every such field as sent, and nowhere
+  else in `{EXTRA}`. So every text in the file is UTF-8 and every `{EXTRA}` is strict JSON. Read such a record
+  back by merging `{EXTRA}` without `{SURROGATES_KEY}` over the typed columns, then setting the fields of
+  `json.loads({EXTRA}["{SURROGATES_KEY}"])` over the result (a field SRC itself names `{SURROGATES_KEY}` is kept
+  there too).
+
+An invocation whose logs are wanted but cannot be asked for, because its id (or the large-message id of one of
+its console lines) is missing, is neither text nor a number, or holds a lone surrogate (no URL can carry one),
+fails the export with `SRConnectContractError`, which names the record by its id and start time: archive that
+window with `include_logs='none'` (records are kept whole), or set the connection's contract to the field SRC
+names it by.
+"""
 
 
 def contract_groups() -> set[str]:

@@ -201,7 +201,7 @@ def _sql_block(sql: str) -> str:
 
 def schema_markdown(queries: Path | None = None) -> str:
     """The text of ``docs/schema.md``; with ``queries`` (the ``docs/queries`` folder), the example queries too."""
-    from airflow_provider_srconnect.schema import AUDIT, CONSOLE_LINE, HTTP_ENTRY, INVOCATION
+    from airflow_provider_srconnect.schema import AUDIT, CONSOLE_LINE, HTTP_ENTRY, INVOCATION, LOGS_TEXT, VALUES_TEXT
 
     parts = [
         f"# Archive schema (version {SCHEMA_VERSION})",
@@ -217,6 +217,8 @@ def schema_markdown(queries: Path | None = None) -> str:
         "## Audit records (`audit`)",
         _table(AUDIT),
         _EXTRA_AND_TYPES,
+        LOGS_TEXT,
+        VALUES_TEXT,
         "## DuckDB",
         _DUCKDB_INTRO,
         "Parquet:",

@@ -120,7 +120,8 @@ def export(hook: Any, window: LogWindow = WINDOW, **request: Any) -> tuple[bytes
 
 
 def rebuild(row: dict[str, Any], struct: Struct) -> dict[str, Any]:
-    """A Parquet row back as the record it came from: typed columns, wire times, ``extra`` merged over them."""
+    """A Parquet row back as the record it came from, as ``docs/schema.md`` says to read it: typed columns,
+    wire times, ``extra`` merged over them, then the exact fields that hold a lone surrogate set over those."""
 
     def value(kind: Scalar | Struct | ListOf, item: Any) -> Any:
         if item is None:
@@ -136,7 +137,10 @@ def rebuild(row: dict[str, Any], struct: Struct) -> dict[str, Any]:
         return item
 
     record = {f.name: value(f.type, row[f.name]) for f in struct.fields}
-    return merge(record, json.loads(row[EXTRA]) if row.get(EXTRA) else {})
+    extra = json.loads(row[EXTRA]) if row.get(EXTRA) else {}
+    exact = extra.pop(schema.SURROGATES_KEY, None)
+    merged = merge(record, extra)
+    return merged if exact is None else {**merged, **json.loads(exact)}
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
