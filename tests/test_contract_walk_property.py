@@ -69,7 +69,7 @@ def walk_with_hook(override: dict[str, Any], short_pages: bool, page_size: int) 
     assert len(expected_invocations) > 2 * size, "too few records for the walk to need several pages"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(override=overrides(), short_pages=st.booleans(), page_size=st.integers(min_value=3, max_value=9))
 def test_the_hooks_walk_over_any_contract_is_the_ground_truth(
     override: dict[str, Any], short_pages: bool, page_size: int
