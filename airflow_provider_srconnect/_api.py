@@ -45,6 +45,7 @@ from airflow_provider_srconnect.exceptions import (
     SRConnectRequestError,
     SRConnectServerError,
     SRConnectTransportError,
+    SRConnectUnreachableError,
 )
 
 Params = list[tuple[str, str]]
@@ -564,7 +565,10 @@ def transport_error(
         said = f"connection refused by {where} ({name}): nothing listens there; check {check}"
     else:
         said = f"{name} from {where}"
-    return SRConnectTransportError(f"GET {split.scheme}://{split.netloc}{split.path} failed: {said}")
+    failed = f"GET {split.scheme}://{split.netloc}{split.path} failed: {said}"
+    return (
+        SRConnectUnreachableError(failed) if said.startswith("connection refused") else SRConnectTransportError(failed)
+    )
 
 
 # --- Walking listings -----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Retried: 429 (waiting at least ``Retry-After``), 5xx, transport failures, refused download URLs and
 damaged downloads. Never retried: other 4xx, contract violations and bad parameters. Attempts and the
-total wait are both bounded; the last error is raised, saying how long the hook tried.
+total wait are both bounded; the last error is raised, saying how long the hook tried. A host that
+refuses connections is retried for ``UNREACHABLE_RETRY_SECONDS`` only: the task then fails with the host
+in its error line, and Airflow's own retries (minutes apart) take over.
 
 A stop flag (``stop_on``) ends the work of a task's log fetches once one of them failed for good:
 requests check it before they are sent (``check_stop``), and retry waits wake when it is set. It is
@@ -24,13 +26,19 @@ from tenacity import retry_if_exception, stop_after_attempt, wait_random_exponen
 from tenacity.stop import stop_base
 
 from airflow_provider_srconnect._api import is_retryable
-from airflow_provider_srconnect.exceptions import SRConnectCancelledError, SRConnectRateLimitError
+from airflow_provider_srconnect.exceptions import (
+    SRConnectCancelledError,
+    SRConnectRateLimitError,
+    SRConnectUnreachableError,
+)
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
 _STOP: ContextVar[threading.Event | None] = ContextVar("srconnect_stop", default=None)
 
+#: How long one request retries a host that refuses connections, before the task fails (Airflow retries it).
+UNREACHABLE_RETRY_SECONDS = 10.0
 #: Full-jitter exponential backoff: a wait drawn from [0, min(cap, base * 2**attempt)].
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
@@ -103,6 +111,18 @@ def pause(seconds: float) -> None:
         event.wait(seconds)
 
 
+class StopUnreachableAfter(stop_base):
+    """Stop when a host that refuses connections would be retried past ``limit`` seconds in all."""
+
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if not isinstance(state.outcome.exception() if state.outcome else None, SRConnectUnreachableError):
+            return False
+        return (state.seconds_since_start or 0.0) + (state.upcoming_sleep or 0.0) > self._limit
+
+
 class StopWhenStopped(stop_base):
     """Stop retrying once the stop flag of the current ``stop_on`` block is set."""
 
@@ -136,7 +156,10 @@ def retry_kwargs(
     policy: dict[str, Any] = {
         "retry": retry_if_exception(is_retryable),
         "wait": WaitRetryAfterOrJitter(),
-        "stop": stop_after_attempt(max_retries + 1) | StopBeforeTotalWait(max_total_wait) | StopWhenStopped(),
+        "stop": stop_after_attempt(max_retries + 1)
+        | StopBeforeTotalWait(max_total_wait)
+        | StopUnreachableAfter(UNREACHABLE_RETRY_SECONDS)
+        | StopWhenStopped(),
         "before_sleep": before_sleep,
         "retry_error_callback": _give_up,
     }

@@ -71,6 +71,14 @@ class SRConnectTransportError(SRConnectError):
     retryable = True
 
 
+class SRConnectUnreachableError(SRConnectTransportError):
+    """The host refused the connection: nothing listens at that host and port.
+
+    Retried by the hook for a few seconds only (``_retry.UNREACHABLE_RETRY_SECONDS``), so the task fails
+    quickly with the host in its error line and Airflow's own retries take over.
+    """
+
+
 class SRConnectDownloadError(SRConnectTransportError):
     """A log file or large message arrived damaged: fewer bytes than its ``Content-Length``, an HTML page,
     not the contract's JSON shape, not UTF-8, or an MD5 ``ETag`` no two downloads could confirm.

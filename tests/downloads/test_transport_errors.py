@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pendulum
 import pytest
 
-from airflow_provider_srconnect.exceptions import SRConnectTransportError
+from airflow_provider_srconnect.exceptions import SRConnectTransportError, SRConnectUnreachableError
 from airflow_provider_srconnect.hooks.srconnect import SRConnectAsyncHook, SRConnectHook
 from tests.conftest import free_port
 
@@ -88,6 +88,18 @@ def test_the_retried_error_keeps_the_host_and_says_how_long_it_tried(make_hook, 
     with pytest.raises(SRConnectTransportError, match=rf"refused by 127\.0\.0\.1:{port} .*gave up after 3 attempts"):
         list_sync(hook)
     assert len(sleeps) == 2
+
+
+def test_a_refusing_host_is_retried_for_seconds_not_minutes(make_hook, sleeps, mocker):
+    """The task fails fast with the host named; Airflow's retries, not minutes of the hook's, take over."""
+    clock = iter(range(0, 1000, 3))  # each attempt "takes" 3 s, so the 10 s limit is reached on the 4th
+    mocker.patch("tenacity.time.monotonic", side_effect=lambda: float(next(clock)))
+    port = free_port()
+    hook = make_hook(host=f"http://127.0.0.1:{port}", max_retries=8, max_retry_wait=300)
+
+    with pytest.raises(SRConnectUnreachableError, match=rf"refused by 127\.0\.0\.1:{port}"):
+        list_sync(hook)
+    assert len(sleeps) < 8
 
 
 def test_a_download_host_that_refuses_is_named_without_the_signature(make_hook):
