@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, stop_process_group
-from tests.e2e.test_backfill_scale import processes_of
 
 #: Seconds a server may take to accept its first connection.
 STARTUP_TIMEOUT = 60.0
@@ -167,6 +168,37 @@ def redis_server(folder: Path) -> Iterator[int]:
         yield port
     finally:
         stop_process_group(process)
+
+
+def processes_of(home: Path) -> list[int]:
+    """PIDs of live processes whose environment names this Airflow home (only this test starts them).
+
+    Task processes run in process groups of their own, so a killed supervisor could leave one behind.
+    """
+    marker = f"AIRFLOW_HOME={home}".encode()
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(entry.name) != os.getpid() and marker in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except (OSError, ValueError):
+            continue  # gone, or not ours to read
+    return pids
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    """Until ``url`` answers with any HTTP status; fail if ``process`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            assert process.poll() is None, f"{what} exited with code {process.returncode}"
+            assert time.monotonic() < deadline, f"{what} did not answer on {url} within {timeout} s"
+            time.sleep(0.2)
 
 
 class Stack:

@@ -24,13 +24,8 @@ import base64
 import contextlib
 import json
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +44,10 @@ from airflow_provider_srconnect.sandbox import (
     SandboxServer,
 )
 from airflow_provider_srconnect.windows import LogWindow
-from tests.conftest import free_port, stop_process_group
+from tests.conftest import free_port
 from tests.e2e.archive import assert_logs_only_on_failed, decode, without_logs
 from tests.e2e.conftest import E2E, EXAMPLE_DAGS, S3_BUCKET
+from tests.e2e.stack import Stack, processes_of, wait_for_http
 
 try:
     from airflow.sdk import DAG as _DAG  # noqa: F401  # Airflow 3 only
@@ -82,81 +78,6 @@ BACKFILL_TIMEOUT = 420.0
 FIRST_DAY = pendulum.today("UTC").subtract(days=DAYS + 3)  # settled days, well inside SRC's retention
 LAST_DAY = FIRST_DAY.add(days=DAYS - 1)
 RANGE_END = LAST_DAY.add(days=1)
-
-
-def processes_of(home: Path) -> list[int]:
-    """PIDs of live processes whose environment names this Airflow home (only this test starts them).
-
-    Task processes run in process groups of their own, so a killed supervisor could leave one behind.
-    """
-    marker = f"AIRFLOW_HOME={home}".encode()
-    pids = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(entry.name) != os.getpid() and marker in (entry / "environ").read_bytes().split(b"\0"):
-                pids.append(int(entry.name))
-        except (OSError, ValueError):
-            continue  # gone, or not ours to read
-    return pids
-
-
-class Airflow:
-    """A throwaway Airflow 3 installation: CLI commands and long-running components, all on 127.0.0.1."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.env = env
-        self.airflow = str(Path(sys.executable).with_name("airflow"))
-        self.components: dict[str, subprocess.Popen[bytes]] = {}
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [self.airflow, *args], env=self.env, capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False
-        )
-        assert done.returncode == 0, f"airflow {' '.join(args)}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        return done.stdout
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.home / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [self.airflow, *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.components[name] = process
-        return process
-
-    def log_tail(self, name: str, chars: int = 3000) -> str:
-        path = self.home / f"{name}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-    def stop(self) -> None:
-        """Stop the scheduler first (it waits for its tasks), then the API server; then any leftover."""
-        for name in ("scheduler", "api-server"):
-            if name in self.components:
-                stop_process_group(self.components[name], grace=30.0)
-        if Path("/proc").is_dir():
-            for pid in processes_of(self.home):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def wait_for_http(url: str, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
-    """Until ``url`` answers with any HTTP status; fail if ``process`` exits or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            assert process.poll() is None, f"{what} exited with code {process.returncode}"
-            assert time.monotonic() < deadline, f"{what} did not answer on {url} within {timeout} s"
-            time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -267,28 +188,32 @@ def backfill(e2e: E2E, plan_sandbox: SandboxServer, tmp_path_factory: pytest.Tem
         AIRFLOW_VAR_SRCONNECT_S3_BUCKET=S3_BUCKET,
         AIRFLOW_VAR_SRCONNECT_PREFIX=PREFIX,
     )
-    airflow = Airflow(home, env)
+    airflow = Stack(home, env, CLI_TIMEOUT)
     plan_sandbox.stats.reset()
     started = time.monotonic()
     try:
-        airflow.cli("db", "migrate")
+        airflow.cli(("db", "migrate"))
         # WAL: the scheduler, the API server and this test's reads then wait on each other far less.
         with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
             db.execute("PRAGMA journal_mode=WAL")
-        airflow.cli("dags", "reserialize")
-        airflow.cli("pools", "set", "srconnect_api", str(POOL_SLOTS), "SRC API budget")
-        airflow.cli("dags", "unpause", DAG_ID)  # the tasks of a paused DAG's backfill never start
+        airflow.cli(("dags", "reserialize"))
         airflow.cli(
-            "backfill",
-            "create",
-            "--dag-id",
-            DAG_ID,
-            "--from-date",
-            FIRST_DAY.to_date_string(),
-            "--to-date",
-            LAST_DAY.to_date_string(),
-            "--max-active-runs",
-            str(POOL_SLOTS),
+            ("pools", "set", "srconnect_api", str(POOL_SLOTS), "SRC API budget"),
+            ("dags", "unpause", DAG_ID),  # the tasks of a paused DAG's backfill never start
+        )
+        airflow.cli(
+            (
+                "backfill",
+                "create",
+                "--dag-id",
+                DAG_ID,
+                "--from-date",
+                FIRST_DAY.to_date_string(),
+                "--to-date",
+                LAST_DAY.to_date_string(),
+                "--max-active-runs",
+                str(POOL_SLOTS),
+            )
         )
         api = airflow.start("api-server", "api-server", "--apps", "execution", "--workers", "1")
         wait_for_http(f"http://127.0.0.1:{api_port}/execution/", api, "airflow api-server", API_STARTUP_TIMEOUT)

@@ -58,8 +58,8 @@ from tests.conftest import AIRFLOW_3, REPO_ROOT, free_port
 from tests.e2e.archive import assert_logs_only_on_failed, decode, without_logs
 from tests.e2e.celery_hostname import VARIABLE as HOSTNAME_VARIABLE
 from tests.e2e.conftest import E2E, EXAMPLE_DAGS, S3_BUCKET
-from tests.e2e.stack import Stack, postgresql, redis_server, require
-from tests.e2e.test_backfill_scale import failed_task_logs, most_at_once, processes_of, wait_for_http
+from tests.e2e.stack import Stack, postgresql, processes_of, redis_server, require, wait_for_http
+from tests.e2e.test_backfill_scale import failed_task_logs, most_at_once
 
 pytestmark = [
     pytest.mark.e2e,
