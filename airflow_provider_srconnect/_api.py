@@ -82,12 +82,6 @@ def path_segment(param: str, value: object) -> str:
     return quoted.replace(".", "%2E") if not quoted.strip(".") else quoted
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """An aware datetime as a plain ``datetime`` in UTC (pendulum's own arithmetic differs from the stdlib's)."""
-    u = moment.astimezone(dt.UTC)
-    return dt.datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=dt.UTC)
-
-
 def _ceiling(moment: dt.datetime, unit: dt.timedelta) -> dt.datetime:
     """The first whole ``unit`` at or after ``moment`` (a plain UTC datetime)."""
     rest = (moment - _EPOCH) % unit
@@ -116,11 +110,11 @@ def window_params(start: dt.datetime, end: dt.datetime, window: contract.WindowP
             "Give a start strictly before the end.",
         )
     unit = contract.TIME_UNITS[window.time_format]
-    upper = _ceiling(_utc(end), unit)
+    upper = _ceiling(contract.plain_utc(end), unit)
     if window.to_inclusive and unit == _MS:
         upper -= _MS
     return [
-        (window.from_param, str(contract.format_time(_utc(start), window.time_format))),
+        (window.from_param, str(contract.format_time(start, window.time_format))),
         (window.to_param, str(contract.format_time(upper, window.time_format))),
     ]
 

@@ -191,6 +191,12 @@ TIME_UNITS: Final[Mapping[str, dt.timedelta]] = types.MappingProxyType(
 )
 
 
+def plain_utc(moment: dt.datetime) -> dt.datetime:
+    """An aware datetime (pendulum's too) as a plain ``datetime`` in UTC: pendulum's differences are no timedelta."""
+    u = moment.astimezone(dt.UTC)
+    return dt.datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=dt.UTC)
+
+
 def format_time(moment: dt.datetime, time_format: TimeFormat = "iso-ms") -> str | int:
     """An aware datetime as the format writes it: ISO-8601 UTC text with ms, or whole epoch ms or s.
 
@@ -201,8 +207,7 @@ def format_time(moment: dt.datetime, time_format: TimeFormat = "iso-ms") -> str 
     utc = moment.astimezone(dt.UTC)
     if time_format == "iso-ms":
         return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-    plain = dt.datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=dt.UTC)  # pendulum's difference is no timedelta
-    return (plain - _EPOCH) // TIME_UNITS[time_format]
+    return (plain_utc(utc) - _EPOCH) // TIME_UNITS[time_format]
 
 
 def parse_time(value: object, time_format: TimeFormat = "iso-ms") -> dt.datetime:
