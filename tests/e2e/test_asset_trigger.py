@@ -40,14 +40,8 @@ from airflow_provider_srconnect.windows import LogWindow
 from tests.conftest import free_port
 from tests.e2e.archive import days_ago, run_dag
 from tests.e2e.conftest import E2E, EXAMPLE_DAGS, GCS_BUCKET, S3_BUCKET
-from tests.e2e.test_backfill_scale import (
-    AIRFLOW_3,
-    API_STARTUP_TIMEOUT,
-    Airflow,
-    failed_task_logs,
-    processes_of,
-    wait_for_http,
-)
+from tests.e2e.stack import Stack, processes_of, wait_for_http
+from tests.e2e.test_backfill_scale import AIRFLOW_3, API_STARTUP_TIMEOUT, CLI_TIMEOUT, failed_task_logs
 
 pytestmark = pytest.mark.e2e
 airflow_3_only = pytest.mark.skipif(
@@ -176,13 +170,13 @@ def outcome(e2e: E2E, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outc
         AIRFLOW_VAR_SRCONNECT_GCS_BUCKET=GCS_BUCKET,
         AIRFLOW_VAR_SRCONNECT_PREFIX=PREFIX,
     )
-    airflow = Airflow(home, env)
+    airflow = Stack(home, env, CLI_TIMEOUT)
     db_path = home / "airflow.db"
     try:
-        airflow.cli("db", "migrate")
+        airflow.cli(("db", "migrate"))
         with contextlib.closing(sqlite3.connect(db_path)) as db:
             db.execute("PRAGMA journal_mode=WAL")
-        airflow.cli("dags", "reserialize")
+        airflow.cli(("dags", "reserialize"))
         api = airflow.start("api-server", "api-server", "--apps", "execution", "--workers", "1")
         wait_for_http(f"http://127.0.0.1:{api_port}/execution/", api, "airflow api-server", API_STARTUP_TIMEOUT)
         scheduler = airflow.start("scheduler", "scheduler", "--skip-serve-logs")
