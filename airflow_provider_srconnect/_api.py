@@ -593,6 +593,11 @@ class PageWalk:
         self._previous: list[tuple[str, str]] | None = None
         self._mark: list[tuple[str, str]] | None = None
 
+    @property
+    def done(self) -> bool:
+        """Whether the last page has been accepted."""
+        return self._current is None
+
     def next_params(self) -> Params | None:
         """The query of the next page, or None when the listing is done.
 

@@ -17,6 +17,7 @@ import re
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -32,6 +33,7 @@ from airflow_provider_srconnect.exceptions import (
     SRConnectLogsNotStoredError,
     SRConnectParamError,
 )
+from airflow_provider_srconnect.listing import Listing
 
 # The keys the export adds to an invocation record when it attaches its logs (declared with the schema).
 from airflow_provider_srconnect.schema import CONSOLE_LINES_KEY as CONSOLE_LINES_KEY
@@ -95,6 +97,8 @@ class ExportRequest:
     #: Records per API page; None: the connection's contract default.
     page_size: int | None = None
     log_workers: int = 8
+    #: Threads listing time slices of the window at once (``listing``); the budget bounds the rate.
+    list_workers: int = 8
     output_format: OutputFormat = "jsonl.gz"
 
     def __post_init__(self) -> None:
@@ -116,12 +120,14 @@ class ExportRequest:
                 "audit logs take no status/trigger filters and have no console or HTTP logs",
                 "Drop those arguments, or use log_type='invocations'.",
             )
-        if isinstance(self.log_workers, bool) or not isinstance(self.log_workers, int) or self.log_workers < 1:
-            raise SRConnectParamError(
-                "log_workers",
-                f"expected a whole number of at least 1, got {self.log_workers!r}",
-                "Use e.g. 4; the rate budget, not this number, bounds the request rate.",
-            )
+        for name in ("log_workers", "list_workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SRConnectParamError(
+                    name,
+                    f"expected a whole number of at least 1, got {value!r}",
+                    "Use e.g. 4; the rate budget, not this number, bounds the request rate.",
+                )
 
     def filters(self) -> dict[str, list[str]]:
         """The filters as the manifest records them: the provider's names, keyed by the provider's
@@ -248,23 +254,6 @@ def check_listing(hook: SRConnectHook, window: LogWindow, request: ExportRequest
             trigger_types=request.trigger_types,
             page_size=request.page_size,
         )
-
-
-def _records(hook: SRConnectHook, window: LogWindow, request: ExportRequest) -> Iterator[dict[str, Any]]:
-    if window.fetch_start >= window.end:
-        return iter(())
-    if request.log_type == "audit":
-        return hook.iter_audit_logs(
-            window.fetch_start, window.end, team_id=request.team_id, page_size=request.page_size
-        )
-    return hook.iter_invocation_logs(
-        window.fetch_start,
-        window.end,
-        team_id=request.team_id,
-        execution_statuses=request.execution_statuses,
-        trigger_types=request.trigger_types,
-        page_size=request.page_size,
-    )
 
 
 def _failed_spellings(wire: contract.Contract) -> frozenset[str]:
@@ -449,15 +438,26 @@ def _block(lines: list[str]) -> bytes:
     return _utf8("\n".join(lines))
 
 
-def write_window(hook: SRConnectHook, window: LogWindow, request: ExportRequest, out: IO[bytes]) -> ExportResult:
-    """Stream the window's records into ``out`` as one gzip NDJSON member; return counts and the sha256."""
+def write_window(
+    hook: SRConnectHook,
+    window: LogWindow,
+    request: ExportRequest,
+    out: IO[bytes],
+    listed: Iterable[dict[str, Any]] | None = None,
+) -> ExportResult:
+    """Stream the window's records into ``out`` as one gzip NDJSON member; return counts and the sha256.
+
+    :param listed: the window's records as listed (by a ``Listing`` of several windows); None: list them here.
+    """
     digest = DigestWriter(out)
     records = not_stored = pending = 0
     lines: list[str] = []
     encode = _ENCODER.encode
     # mtime=0 and no file name keep the gzip header, and so the whole object, deterministic.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=digest, mtime=0) as archive:
-        for record in _attach_logs(hook, _records(hook, window, request), request):
+    with ExitStack() as stack, gzip.GzipFile(filename="", mode="wb", fileobj=digest, mtime=0) as archive:
+        if listed is None:
+            listed = stack.enter_context(Listing(hook, [window], request)).records(0)
+        for record in _attach_logs(hook, listed, request):
             line = encode(record)
             lines.append(line)
             pending += len(line)
@@ -501,13 +501,14 @@ def write_parquet(
     file = _ParquetFile(open_file(), request.log_type)
     results: list[ExportResult] = []
     try:
-        for part in parts:
-            for record in _attach_logs(hook, _records(hook, part, request), request):
-                if file.writer.row_groups >= _parquet.FILE_ROW_GROUPS:
-                    results.append(file.close())
-                    file = _ParquetFile(open_file(), request.log_type)
-                file.write(record)
-            file.writer.end_row_group()
+        with Listing(hook, parts, request) as listing:
+            for index in range(len(parts)):
+                for record in _attach_logs(hook, listing.records(index), request):
+                    if file.writer.row_groups >= _parquet.FILE_ROW_GROUPS:
+                        results.append(file.close())
+                        file = _ParquetFile(open_file(), request.log_type)
+                    file.write(record)
+                file.writer.end_row_group()
     except BaseException:
         file.writer.abandon()
         raise

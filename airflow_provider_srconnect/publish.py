@@ -46,10 +46,11 @@ from airflow_provider_srconnect.export import (
     write_parquet,
     write_window,
 )
+from airflow_provider_srconnect.listing import Listing
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_srconnect.destinations import Destination
     from airflow_provider_srconnect.export import ArchiveKeys, ExportRequest
@@ -118,7 +119,8 @@ class Job:
             "provider": __version__,
             "data": data_uri,
             "window": [str(self.window.start), str(self.window.end), str(self.window.served_from)],
-            "request": asdict(self.request),
+            # The worker counts change how fast, not what is written.
+            "request": {k: v for k, v in asdict(self.request).items() if k not in ("log_workers", "list_workers")},
             "step": None if self.step is None else self.step.total_seconds(),
         }
         return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
@@ -275,12 +277,15 @@ def _publish_members(
     members = _restore(checkpoints, checkpoint, destination, spool, log) if checkpoint is not None else []
     if checkpoint is not None:
         log.info("Checkpointing %d sub-windows under %s; %d already done", len(parts), checkpoint.staging, len(members))
-    for index in range(len(members), len(parts)):
-        staging = checkpoint if checkpoints.store is not None else None  # none once the store has failed
-        members.append(_export_part(hook, job.request, parts[index], spool, destination, staging, index))
-        if staging is not None:
-            staging.members = list(members)
-            checkpoints.save(staging)
+    done = len(members)
+    with Listing(hook, parts[done:], job.request) as listing:
+        for index in range(done, len(parts)):
+            staging = checkpoint if checkpoints.store is not None else None  # none once the store has failed
+            listed = listing.records(index - done)
+            members.append(_export_part(hook, job.request, parts[index], listed, spool, destination, staging, index))
+            if staging is not None:
+                staging.members = list(members)
+                checkpoints.save(staging)
     return _publish_data(destination, job.keys, spool, members)
 
 
@@ -328,14 +333,16 @@ def _export_part(
     hook: SRConnectHook,
     request: ExportRequest,
     part: LogWindow,
+    listed: Iterator[dict[str, Any]],
     spool: IO[bytes],
     destination: Destination,
     staging: Checkpoint | None,
     index: int,
 ) -> ExportResult:
-    """Export one sub-window as one gzip member, stage it (given a checkpoint) and append it to ``spool``."""
+    """Export one sub-window (its records ``listed``) as one gzip member, stage it (given a checkpoint) and
+    append it to ``spool``."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as member:
-        result = write_window(hook, part, request, member)
+        result = write_window(hook, part, request, member, listed)
         if staging is not None:
             member.seek(0)
             destination.upload_file(staging.member_key(index), member, DATA_CONTENT_TYPE)

@@ -44,16 +44,6 @@ class _Null:
         return n
 
 
-class _StubHook:
-    """Hands ``write_window`` the prepared records as if they came from the API."""
-
-    def __init__(self, records: list[dict[str, Any]]) -> None:
-        self._records = records
-
-    def iter_invocation_logs(self, *args: Any, **kwargs: Any) -> Any:
-        return iter(self._records)
-
-
 def records(count: int, per_hour: int = 20_000) -> list[dict[str, Any]]:
     """``count`` invocation records as the sandbox serves them (days in the past: none running)."""
     dataset = Dataset(SandboxConfig(seed=5, invocations_per_hour=per_hour))
@@ -78,11 +68,10 @@ def _best(repeat: int, fn: Any) -> tuple[float, float]:
 
 def measure(count: int, repeat: int) -> dict[str, Any]:
     prepared = records(count)
-    hook = _StubHook(prepared)
     window = LogWindow(pendulum.instance(dt.datetime(2000, 1, 1, tzinfo=dt.UTC)), pendulum.now("UTC"))
     request = ExportRequest()
     sink = _Null()
-    best, median = _best(repeat, lambda: write_window(hook, window, request, sink))  # type: ignore[arg-type]
+    best, median = _best(repeat, lambda: write_window(None, window, request, sink, iter(prepared)))  # type: ignore[arg-type]
     ndjson = b"".join(encode_record(r) for r in prepared)
 
     def gzip_only() -> None:

@@ -28,12 +28,13 @@ from airflow_provider_srconnect.export import (
     write_window,
 )
 from airflow_provider_srconnect.windows import LogWindow
+from tests.stub_listing import ListsFromIter
 
 F = contract.InvocationField
 WINDOW = LogWindow(pendulum.datetime(2026, 11, 1, tz="UTC"), pendulum.datetime(2026, 11, 2, tz="UTC"))
 
 
-class StubHook:
+class StubHook(ListsFromIter):
     """Serves fixed records and logs, with random delays so concurrency would show in the order."""
 
     contract = contract.DEFAULT

@@ -41,6 +41,7 @@ from airflow_provider_srconnect.sql import duckdb_view, schema_markdown
 from airflow_provider_srconnect.windows import LogWindow
 from tests.conftest import REPO_ROOT
 from tests.operators.faults import Store
+from tests.stub_listing import ListsFromIter
 
 F = contract.InvocationField
 NOW = pendulum.datetime(2026, 11, 20, tz="UTC")
@@ -48,7 +49,7 @@ WINDOW = LogWindow(pendulum.datetime(2026, 11, 10, tz="UTC"), pendulum.datetime(
 LOG = logging.getLogger("test-formats")
 
 
-class SandboxHook:
+class SandboxHook(ListsFromIter):
     """The hook's reading methods, served straight from the sandbox's data (no HTTP): realistic records and logs."""
 
     contract = contract.DEFAULT
@@ -87,7 +88,7 @@ class SandboxHook:
         return logfiles.large_message(self.config.seed, self._raw(invocation))
 
 
-class ListHook:
+class ListHook(ListsFromIter):
     """Serves fixed records (one listing) and no logs."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:

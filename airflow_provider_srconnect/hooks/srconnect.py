@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -284,11 +285,19 @@ class SRConnectHook(BaseHook):
 
     # --- Listings -----------------------------------------------------------------------------
 
-    def _walk(self, walk: _api.PageWalk, path: str) -> Iterator[Record]:
+    def pages(
+        self, walk: _api.PageWalk, log_type: str = "invocations", team_id: str | None = None
+    ) -> Iterator[list[Record]]:
+        """The pages of a listing (``invocation_walk`` or ``audit_walk``), each as its records in the window.
+
+        :param log_type: ``invocations`` or ``audit``: which listing ``walk`` walks.
+        """
+        paths = self.contract.paths
+        path = self._team_path(paths.audit_logs if log_type == "audit" else paths.invocation_logs, team_id)
         while (params := walk.next_params()) is not None:
             records = walk.accept(self._get_json(path, params, walk.what))
             self.log.info("%s: page %d, %d records so far", walk.what, walk.pages, walk.records)
-            yield from records
+            yield records
 
     def iter_invocation_logs(
         self,
@@ -322,7 +331,7 @@ class SRConnectHook(BaseHook):
             order_direction=order_direction,
             page_size=page_size,
         )
-        return self._walk(walk, self._team_path(self.contract.paths.invocation_logs, team_id))
+        return itertools.chain.from_iterable(self.pages(walk, "invocations", team_id))
 
     def iter_audit_logs(
         self,
@@ -334,7 +343,7 @@ class SRConnectHook(BaseHook):
     ) -> Iterator[Record]:
         """Yield the audit logs of a team dated in ``[start, end)``, one page in memory (None: default page size)."""
         walk = self.audit_walk(start, end, team_id=team_id, page_size=page_size)
-        return self._walk(walk, self._team_path(self.contract.paths.audit_logs, team_id))
+        return itertools.chain.from_iterable(self.pages(walk, "audit", team_id))
 
     def audit_walk(
         self, start: dt.datetime, end: dt.datetime, *, team_id: str | None = None, page_size: int | None = None

@@ -64,6 +64,8 @@ class SRConnectExportOperator(BaseOperator):
     :param prefix: key prefix of the archive. (templated)
     :param page_size: records per API page (default: the contract's, 100 for the default contract).
     :param log_workers: threads fetching logs; the connection's rate budget bounds the request rate.
+    :param list_workers: threads listing time slices of a window at once, so that a window of many pages
+        reaches the rate budget instead of one page per round trip; 1 lists one page after another.
     :param step: read the window in sub-windows of at most this long, one after another (for dense
         teams); None reads it at once. The records, their order and the decompressed bytes are the
         same whatever the step; each sub-window is one gzip member of the data object.
@@ -105,6 +107,7 @@ class SRConnectExportOperator(BaseOperator):
         prefix: str = "srconnect",
         page_size: int | None = None,
         log_workers: int = 8,
+        list_workers: int = 8,
         step: dt.timedelta | None = None,
         durable: bool = True,
         output_format: OutputFormat = "jsonl.gz",
@@ -123,6 +126,7 @@ class SRConnectExportOperator(BaseOperator):
         self.prefix = prefix
         self.page_size = page_size
         self.log_workers = log_workers
+        self.list_workers = list_workers
         self.step = step
         self.durable = durable
         self.output_format = output_format
@@ -145,6 +149,7 @@ class SRConnectExportOperator(BaseOperator):
             team_id=self.team_id or None,
             page_size=self.page_size,
             log_workers=self.log_workers,
+            list_workers=self.list_workers,
             output_format="jsonl.gz" if templated else self.output_format,
         )
 

@@ -21,6 +21,7 @@ from airflow_provider_srconnect.export import ExportRequest, archive_keys, write
 from airflow_provider_srconnect.publish import CHECKPOINT_KEY, MAX_SUB_WINDOWS, Job, publish
 from airflow_provider_srconnect.windows import LogWindow
 from tests.operators.faults import DiesAfter, Injected, Store
+from tests.stub_listing import ListsFromIter
 
 F = contract.InvocationField
 WINDOW = LogWindow(pendulum.datetime(2026, 11, 1, tz="UTC"), pendulum.datetime(2026, 11, 2, tz="UTC"))
@@ -28,7 +29,7 @@ STEP = dt.timedelta(hours=4)
 LOG = logging.getLogger("test-publish")
 
 
-class TimedHook:
+class TimedHook(ListsFromIter):
     """Serves invocations spread over the window, each listing filtered to ``[start, end)``; counts listings."""
 
     def __init__(self, count: int = 120, tag: str = "") -> None:

@@ -210,11 +210,12 @@ def test_fetch_logs_with_a_step_resumes_from_the_task_state_store(make_hook, req
     store = Store()
     with pytest.raises(Injected):
         op.execute({**CONTEXT, "task_state_store": store})
-    assert requests_mock.call_count == 3 and not target.exists()
+    first = requests_mock.call_count  # three sub-windows, and the fourth when it was listed ahead in time
+    assert first in (3, 4) and not target.exists()
 
     assert op.execute({**CONTEXT, "task_state_store": store}) == str(target)
 
-    assert requests_mock.call_count == 3 + 2  # the retry read only the two sub-windows not checkpointed
+    assert requests_mock.call_count == first + 2  # the retry read only the two sub-windows not checkpointed
     lines = gzip.decompress(target.read_bytes()).splitlines()
     assert [json.loads(x)[contract.InvocationField.ID] for x in lines] == [r[contract.InvocationField.ID] for r in day]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src.jsonl.gz", "src.manifest.json"]

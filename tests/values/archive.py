@@ -21,6 +21,7 @@ from airflow_provider_srconnect.exceptions import SRConnectLogsNotStoredError
 from airflow_provider_srconnect.schema import ListOf, Struct
 from airflow_provider_srconnect.windows import LogWindow
 from tests.client.conftest import OVERRIDES
+from tests.stub_listing import ListsFromIter
 from tests.test_formats import export, read_rows, rebuild
 
 WINDOW = LogWindow(pendulum.datetime(2026, 11, 10, tz="UTC"), pendulum.datetime(2026, 11, 11, tz="UTC"))
@@ -40,7 +41,7 @@ class Logs:
     stored: bool = True
 
 
-class ValuesHook:
+class ValuesHook(ListsFromIter):
     """The hook's reading methods over fixed records and logs; counts the log requests."""
 
     def __init__(
