@@ -142,7 +142,8 @@ def data_intervals(draw: st.DrawFn) -> tuple[Any, Any, dt.datetime]:
     a, b = draw(local_times()), draw(local_times())
     start, end = sorted((a, b), key=lambda m: m.astimezone(UTC))
     if start.astimezone(UTC) == end.astimezone(UTC):
-        end += dt.timedelta(seconds=1)
+        # In UTC: wall-clock arithmetic drops the fold, so 02:30 (second) + 1 s would be the first 02:30:01.
+        end = (end.astimezone(UTC) + dt.timedelta(seconds=1)).astimezone(end.tzinfo)
     now = end.astimezone(UTC) + draw(st.timedeltas(dt.timedelta(0), dt.timedelta(days=400)))
     form = draw(st.sampled_from(["stdlib", "pendulum", "text"]))
     if form == "pendulum":
