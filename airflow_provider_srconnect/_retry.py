@@ -1,10 +1,11 @@
 """The retry policy of every SRC request, as one tenacity configuration for both hooks.
 
 Retried: 429 (waiting at least ``Retry-After``), 5xx, transport failures, refused download URLs and
-damaged downloads. Never retried: other 4xx, contract violations and bad parameters. Attempts and the
-total wait are both bounded; the last error is raised, saying how long the hook tried. A host that
-refuses connections is retried for ``UNREACHABLE_RETRY_SECONDS`` only: the task then fails with the host
-in its error line, and Airflow's own retries (minutes apart) take over.
+damaged downloads. Never retried: other 4xx, contract violations and bad parameters. A 429 is no failed
+attempt (the budget learns from it, see ``_ratelimit``): ``max_retries`` counts the other failures, and
+the total wait, 429s included, is bounded by ``max_retry_wait``; the last error is raised, saying how
+long the hook tried. A host that refuses connections is retried for ``UNREACHABLE_RETRY_SECONDS`` only:
+the task then fails with the host in its error line, and Airflow's own retries (minutes apart) take over.
 
 A stop flag (``stop_on``) ends the work of a task's log fetches once one of them failed for good:
 requests check it before they are sent (``check_stop``), and retry waits wake when it is set. It is
@@ -17,12 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tenacity import retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import retry_if_exception, wait_random_exponential
 from tenacity.stop import stop_base
 
 from airflow_provider_srconnect._api import is_retryable
@@ -73,6 +75,24 @@ class StopBeforeTotalWait(stop_base):
     def __call__(self, state: RetryCallState) -> bool:
         spent = max(state.idle_for, state.seconds_since_start or 0.0)
         return spent + (state.upcoming_sleep or 0.0) > self._limit
+
+
+class StopAfterFailures(stop_base):
+    """Stop after ``limit`` failed attempts, not counting 429s (their waits are bounded by ``StopBeforeTotalWait``)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._throttled: weakref.WeakKeyDictionary[RetryCallState, int] = weakref.WeakKeyDictionary()
+
+    def failed(self, state: RetryCallState) -> int:
+        """The attempts of ``state`` that failed other than with a 429, so far."""
+        return state.attempt_number - self._throttled.get(state, 0)
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if isinstance(state.outcome.exception() if state.outcome else None, SRConnectRateLimitError):
+            self._throttled[state] = self._throttled.get(state, 0) + 1
+            return False
+        return self.failed(state) >= self._limit
 
 
 @contextmanager
@@ -148,15 +168,22 @@ def retry_kwargs(
     The blocking policy sleeps with ``pause``, which wakes when the stop flag is set; both stop retrying then.
     """
 
+    failures = StopAfterFailures(max_retries + 1)
+
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s; retry %d of %d in %.1f s", exc, state.attempt_number, max_retries, wait)
+        if isinstance(exc, SRConnectRateLimitError):
+            log.warning(
+                "%s; trying again in %.1f s (throttling is bounded by max_retry_wait, not max_retries)", exc, wait
+            )
+        else:
+            log.warning("%s; retry %d of %d in %.1f s", exc, failures.failed(state), max_retries, wait)
 
     policy: dict[str, Any] = {
         "retry": retry_if_exception(is_retryable),
         "wait": WaitRetryAfterOrJitter(),
-        "stop": stop_after_attempt(max_retries + 1)
+        "stop": failures
         | StopBeforeTotalWait(max_total_wait)
         | StopUnreachableAfter(UNREACHABLE_RETRY_SECONDS)
         | StopWhenStopped(),

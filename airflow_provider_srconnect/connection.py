@@ -64,7 +64,13 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ),
     ExtraField("burst", "Burst", "int", "Requests that may go at once before the rate applies. Default: the rate."),
     ExtraField("timeout", "Timeout (s)", "float", "Per-request timeout; SRC cuts requests off at 25 s.", 30.0),
-    ExtraField("max_retries", "Max retries", "int", "Retries of a throttled (429), 5xx or failed request.", 8),
+    ExtraField(
+        "max_retries",
+        "Max retries",
+        "int",
+        "Retries of a 5xx or failed request. A throttled one (429) is retried within the max total retry wait.",
+        8,
+    ),
     ExtraField(
         "max_retry_wait",
         "Max total retry wait (s)",

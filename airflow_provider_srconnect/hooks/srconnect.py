@@ -31,7 +31,7 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests.adapters import HTTPAdapter
 from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_srconnect import _api
+from airflow_provider_srconnect import _api, contract
 from airflow_provider_srconnect._ratelimit import get_limiter
 from airflow_provider_srconnect._retry import check_stop, retry_kwargs, stoppable
 from airflow_provider_srconnect.connection import (
@@ -52,8 +52,8 @@ from airflow_provider_srconnect.exceptions import (
 
 if TYPE_CHECKING:
     import httpx
-    from pyrate_limiter import Limiter
 
+    from airflow_provider_srconnect._ratelimit import Budget
     from airflow_provider_srconnect.contract import Contract
 
 T = TypeVar("T")
@@ -135,7 +135,7 @@ class SRConnectHook(BaseHook):
         return self.settings.team_id
 
     @functools.cached_property
-    def _limiter(self) -> Limiter:
+    def _limiter(self) -> Budget:
         s = self.settings
         return get_limiter(s.rate_limit_storage, s.budget_key, s.rate_limit_per_second, s.burst)
 
@@ -166,6 +166,20 @@ class SRConnectHook(BaseHook):
             if left <= BUDGET_SLICE_SECONDS:
                 raise _budget_spent()
 
+    def _heard(self, status: int) -> None:
+        """Note the status of an API reply: a 429 (sent inside the budget) lowers the budget's learned rate."""
+        if status != contract.STATUS_THROTTLED:
+            return
+        change = self._limiter.throttled()
+        if change is not None:
+            self.log.warning(
+                "SRC answered 429 inside the budget: the shared budget %s now allows %.1f requests/s (was %.1f); "
+                "it grows back gradually",
+                self.settings.budget_key,
+                change[1],
+                change[0],
+            )
+
     # --- One request --------------------------------------------------------------------------
 
     def _headers(self, api: bool, budget_wait: float | None) -> dict[str, str]:
@@ -194,9 +208,12 @@ class SRConnectHook(BaseHook):
         timeout = timeout or self.settings.timeout
         try:
             response = self._session.get(url, params=params, headers=headers, timeout=timeout)
-            return _api.Reply(response.status_code, response.headers, response.text)
+            reply = _api.Reply(response.status_code, response.headers, response.text)
         except requests.RequestException as exc:
             raise _transport_error(url, exc, timeout, api) from exc
+        if api:
+            self._heard(reply.status)
+        return reply
 
     def _get_file(self, url: str, *, api: bool) -> _api.Download:
         """One GET of a file (a log file or large message), its body as the bytes on the wire.
@@ -210,9 +227,12 @@ class SRConnectHook(BaseHook):
         try:
             with self._session.get(url, headers=headers, timeout=timeout, stream=True) as response:
                 raw = response.raw.read(decode_content=False)
-                return _api.Download(response.status_code, response.headers, raw)
+                download = _api.Download(response.status_code, response.headers, raw)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _transport_error(url, exc, timeout, api) from exc
+        if api:
+            self._heard(download.status)
+        return download
 
     def _retrying(self, fn: Callable[[], T]) -> T:
         policy = retry_kwargs(self.settings.max_retries, self.settings.max_retry_wait, self.log)
@@ -527,20 +547,22 @@ class SRConnectAsyncHook(SRConnectHook):
         headers = {"Accept": "application/json", "Authorization": settings.authorization}
         try:
             response = await client.get(url, params=list(params), headers=headers, timeout=settings.timeout)
-            return _api.Reply(response.status_code, response.headers, response.text)
         except httpx.HTTPError as exc:
             timed_out = isinstance(exc, httpx.TimeoutException)
             raise _api.transport_error(url, exc, timed_out=timed_out, timeout=settings.timeout) from exc
+        self._heard(response.status_code)
+        return _api.Reply(response.status_code, response.headers, response.text)
 
     async def _await_budget(self, settings: ConnectionSettings) -> None:
         """Take one request from the budget without blocking the event loop.
 
-        Non-blocking takes and ``asyncio.sleep`` between them: the limiter's own async path can hold its
-        lock across an ``await``, and a trigger cancelled there could leave the loop stuck.
+        Takes that do not wait and ``asyncio.sleep`` between them: the limiter's own async path can hold its
+        lock across an ``await``, and a trigger cancelled there could leave the loop stuck. ``timeout=0``,
+        not ``blocking=False``, which pyrate hands to a SQLite budget's file lock as its timeout (a TypeError).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.max_retry_wait
-        while not self._limiter.try_acquire(settings.budget_key, blocking=False):
+        while not self._limiter.try_acquire(settings.budget_key, timeout=0):
             if loop.time() >= deadline:
                 raise _budget_spent()
             await asyncio.sleep(BUDGET_POLL_SECONDS)

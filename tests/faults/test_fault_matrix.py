@@ -58,11 +58,11 @@ def test_a_429_storm_that_says_retry_at_once_is_backed_off(matrix: Matrix) -> No
 
 
 def test_a_429_storm_beyond_the_retry_budget_is_retryable_and_writes_nothing(matrix: Matrix) -> None:
-    matrix.connect(max_retries=2)
+    matrix.connect(max_retries=2, max_retry_wait=4)  # a 429 is no failed attempt: the total wait ends it
     matrix.server.faults.storm_retry_after = 1
     matrix.server.faults.throttle_for(60)
 
-    with pytest.raises(SRConnectRateLimitError, match="gave up after 3 attempts"):
+    with pytest.raises(SRConnectRateLimitError, match="gave up after"):
         matrix.export()
 
     matrix.assert_nothing_written()
