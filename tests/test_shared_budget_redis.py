@@ -1,8 +1,8 @@
 """The per-user budget shared by several workers: Redis (a real ``redis-server``), SQLite and memory.
 
-- the Redis budget lives in one sorted set per SRC user, on the Redis server's clock, and expires when idle;
+- the Redis budget lives in one hash per SRC user, on the Redis server's clock, and expires when idle;
 - a worker whose own clock is far off still sees what the others spent;
-- waits that oversleep (a loaded machine) never let more than the budget through, on every storage;
+- waits that oversleep (a loaded machine) never let more than the token bucket through, on every storage;
 - three worker processes exporting different windows at once against the sandbox's per-user limit,
   sharing one Redis budget, get no 429 and stay within the limit; the same workers without a shared
   budget do get 429s (so the test can tell the two apart).
@@ -13,7 +13,6 @@ is missing, except in CI (``CI`` set), where ``.ci/run`` installs it and a missi
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import gzip
 import json
@@ -31,7 +30,6 @@ from pathlib import Path
 import pendulum
 import pytest
 import redis
-from pyrate_limiter import Limiter, Rate
 
 from airflow_provider_srconnect import _ratelimit, contract
 from airflow_provider_srconnect._ratelimit import get_limiter
@@ -100,30 +98,31 @@ def server_ms(client: redis.Redis) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-def test_the_redis_budget_is_one_sorted_set_per_user_on_the_servers_clock(redis_url: str) -> None:
+def test_the_redis_budget_is_one_hash_per_user_on_the_servers_clock(redis_url: str) -> None:
     key = fresh_key()
-    limiter = get_limiter(redis_url, key, rate=1.0, burst=3)  # 3 requests per 3 s
+    limiter = get_limiter(redis_url, key, rate=1.0, burst=3)  # 3 at once (the last 50 ms on), then 1/s
 
-    taken = [limiter.try_acquire(key, blocking=False) for _ in range(4)]
+    taken = [limiter.try_acquire(key, timeout=0.2) for _ in range(4)]
 
     assert taken == [True, True, True, False]
     client = redis.Redis.from_url(redis_url)
-    members = client.zrange(key, 0, -1, withscores=True)
-    assert len(members) == 3
-    now = server_ms(client)
-    assert all(now - 10_000 < score <= now for _, score in members), "scores are not the server's time"
-    assert 0 < client.pttl(key) <= 2 * 3000 + 1000, "an idle budget must expire on its own"
+    tat = float(client.hget(key, "tat"))
+    seconds, micros = client.time()
+    now = int(seconds) + int(micros) / 1e6
+    assert 2.5 < tat - now <= 3.0, "the next request's time is on the server's clock, three intervals on"
+    assert 0 < client.pttl(key) <= 1000 * (3 + 1), "an idle budget must expire on its own"
 
 
 def test_the_budget_survives_a_restart_of_redis_that_forgot_the_script(redis_url: str) -> None:
     key = fresh_key()
     limiter = get_limiter(redis_url, key, rate=1.0, burst=3)
-    assert limiter.try_acquire(key, blocking=False)
+    assert limiter.try_acquire(key, timeout=0.2)
 
     redis.Redis.from_url(redis_url).script_flush()  # what a restarted or failed-over Redis looks like
 
-    assert limiter.try_acquire(key, blocking=False)
-    assert redis.Redis.from_url(redis_url).zcard(key) == 2
+    assert limiter.try_acquire(key, timeout=0.2)
+    assert limiter.try_acquire(key, timeout=0.2)
+    assert not limiter.try_acquire(key, timeout=0.2)
 
 
 def test_a_worker_with_a_skewed_clock_still_sees_the_spent_budget(
@@ -131,15 +130,14 @@ def test_a_worker_with_a_skewed_clock_still_sees_the_spent_budget(
 ) -> None:
     key = fresh_key()
     first = get_limiter(redis_url, key, rate=1.0, burst=3)
-    assert all(first.try_acquire(key, blocking=False) for _ in range(3))
+    assert all(first.try_acquire(key, timeout=0.2) for _ in range(3))
 
-    # Another worker, on a machine whose clock runs an hour ahead: pyrate's own Redis bucket stamps
-    # items with this local clock, and would find the window empty there.
-    import pyrate_limiter.buckets.redis_bucket as pyrate_redis
-
-    monkeypatch.setattr(pyrate_redis, "time_ns", lambda: time.time_ns() + 3600 * 10**9)
-    rates = [Rate(3, 3000)]
-    other = Limiter(_ratelimit._RedisBucket(rates, redis.Redis.from_url(redis_url), key))
+    # Another worker, on a machine whose clock runs an hour ahead: a budget on its own clock would
+    # find the bucket full again there. The script reads the Redis server's TIME instead.
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+    rules = _ratelimit.Aimd(1.0, 3, _ratelimit.SHARED_BUFFER_SECONDS)
+    other = _ratelimit._RedisBudget(rules, redis.Redis.from_url(redis_url), key)
 
     assert other.try_acquire(key, blocking=False) is False
 
@@ -162,45 +160,52 @@ def test_an_unreachable_redis_fails_the_request_at_once_and_sends_nothing(monkey
         assert server.stats.requests_total == 0
 
 
-def admissions_per_window(stamps: list[float], window: float) -> int:
-    """The most admissions within any ``window`` seconds."""
+def above_the_bucket(stamps: list[float], rate: float, burst: int) -> float:
+    """How far the admissions exceed a token bucket of ``rate`` and ``burst`` at worst (<= 0: never).
+
+    Between the i-th and the j-th admission a bucket lets ``burst + rate * (t_j - t_i)`` through.
+    """
     ordered = sorted(stamps)
-    return max(bisect.bisect_left(ordered, t + window) - i for i, t in enumerate(ordered))
+    return max(
+        (j - i + 1) - burst - rate * (ordered[j] - ordered[i])
+        for i in range(len(ordered))
+        for j in range(i, len(ordered))
+    )
 
 
 @pytest.mark.parametrize("storage", ["memory", "sqlite", "redis"])
 def test_waits_that_oversleep_never_let_more_than_the_budget_through(
     storage: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """pyrate re-puts a waiting item with the time it meant to wake at; a loaded machine wakes later.
+    """A loaded machine wakes later than asked: admissions must still fit the token bucket.
 
-    Two limiters on one budget (two workers), two threads each, every wait 0.3 s longer than asked:
-    a stale timestamp let 6-7 requests into a window of 5 here. The check counts in windows 150 ms
-    shorter than the budget's, so a thread that notes its admission late cannot fail it.
+    Two budgets on one storage (two workers; one shared object in memory), two threads each, every wait
+    0.3 s longer than asked. A thread notes its admission a little after it was made, so the check
+    allows one request of slack.
     """
-    import pyrate_limiter.limiter as pyrate_limiter_module
-
     real_sleep = time.sleep
-    monkeypatch.setattr(pyrate_limiter_module, "sleep", lambda seconds: real_sleep(seconds + 0.3))
+    monkeypatch.setattr(_ratelimit.time, "sleep", lambda seconds: real_sleep(seconds + 0.3))
     key = fresh_key()
-    rates = [Rate(5, 500)]  # a budget of 10 requests/s, burst 5
+    rules = _ratelimit.Aimd(10.0, 5, 0.0)  # 10 requests/s, burst 5
     if storage == "memory":
-        shared = Limiter(_ratelimit._InMemoryBucket(rates))
-        limiters = [shared, shared]
+        shared = _ratelimit._MemoryBudget(rules)
+        budgets = [shared, shared]
+    elif storage == "sqlite":
+        budgets = [_ratelimit._SQLiteBudget(rules, f"{tmp_path}/budget.db", key) for _ in range(2)]
     else:
-        url = request.getfixturevalue("redis_url") if storage == "redis" else f"sqlite:///{tmp_path}/budget.db"
-        limiters = [Limiter(_ratelimit._bucket(url, key, rates)) for _ in range(2)]
+        url = request.getfixturevalue("redis_url")
+        budgets = [_ratelimit._RedisBudget(rules, redis.Redis.from_url(url), key) for _ in range(2)]
     stamps: list[float] = []
     failures: list[str] = []
 
-    def take(limiter: Limiter) -> None:
+    def take(budget: _ratelimit.Budget) -> None:
         for _ in range(10):
-            if not limiter.try_acquire(key, timeout=30):
+            if not budget.try_acquire(key, timeout=30):
                 failures.append("the budget stayed spent for 30 s")
                 return
             stamps.append(time.monotonic())
 
-    threads = [threading.Thread(target=take, args=(limiter,)) for limiter in limiters for _ in range(2)]
+    threads = [threading.Thread(target=take, args=(budget,)) for budget in budgets for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -208,7 +213,7 @@ def test_waits_that_oversleep_never_let_more_than_the_budget_through(
 
     assert not failures and not any(t.is_alive() for t in threads)
     assert len(stamps) == 40
-    assert admissions_per_window(stamps, 0.5 - 0.15) <= 5
+    assert above_the_bucket(stamps, 10.0, 5) <= 1
 
 
 # --- Three workers, one Redis budget, the sandbox's per-user limit -----------------------------
@@ -331,7 +336,8 @@ def test_three_workers_sharing_a_redis_budget_stay_within_the_users_limit(
     assert stats.requests_total >= 3 * 15, "too little traffic to say anything about a shared budget"
     if shared:
         assert stats.throttled == 0, stats.by_status
-        assert stats.peak_rate <= SANDBOX_RATE
+        # One bucket of 8/s and a burst of 8 for all three: at most 8 + 8 requests within one second.
+        assert stats.peak_rate <= 2 * BUDGET_RATE
     else:
         # Three budgets of 8/s each against a limit of 10/s: the sandbox sees it (and the hook rides it out).
         assert stats.throttled > 0

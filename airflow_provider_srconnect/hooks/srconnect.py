@@ -556,9 +556,7 @@ class SRConnectAsyncHook(SRConnectHook):
     async def _await_budget(self, settings: ConnectionSettings) -> None:
         """Take one request from the budget without blocking the event loop.
 
-        Takes that do not wait and ``asyncio.sleep`` between them: the limiter's own async path can hold its
-        lock across an ``await``, and a trigger cancelled there could leave the loop stuck. ``timeout=0``,
-        not ``blocking=False``, which pyrate hands to a SQLite budget's file lock as its timeout (a TypeError).
+        Takes that do not wait, and ``asyncio.sleep`` between them (a blocking take would hold the loop).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.max_retry_wait

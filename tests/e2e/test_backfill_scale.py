@@ -273,7 +273,7 @@ def test_windows_ran_in_parallel_in_the_pool_and_no_429_reached_a_task(backfill:
     assert 2 <= most_at_once(pooled) <= POOL_SLOTS
     assert backfill.requests > DAYS * 3, "the backfill made too few requests to say anything about the limit"
     assert backfill.throttled == 0
-    assert backfill.peak_rate <= PLAN_RATE
+    assert backfill.peak_rate <= 2 * PLAN_RATE  # what the plan's bucket (20/s, burst 20) admits in one second
 
 
 def archive(e2e: E2E, log_type: str, day: pendulum.DateTime) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -394,9 +394,8 @@ def test_one_redis_budget_kept_both_workers_within_the_plan(backfill: Backfill) 
 
     Four task processes on two workers, each with a budget of its own, would send up to 32/s and meet
     429s (``tests/test_shared_budget_redis.py`` shows the control). The count of any one second is not
-    held to the rate alone: the budget admits ``burst`` requests per sliding second, and two bursts at the
-    edges of adjacent seconds, arriving 0.1 to 0.3 s apart on a loaded 2-core machine, put 11 or 12 requests
-    into one second at the server, which its bucket (burst plus a second of refill) admits.
+    held to the rate alone: the budget is a token bucket too, which admits its burst plus a second of
+    refill into one second, as the server's does.
     """
     assert backfill.requests > DAYS * 3, "the backfill made too few requests to say anything about the limit"
     assert backfill.throttled == 0

@@ -36,7 +36,10 @@ def outage(request: Any, src_conn: Any, mocker: Any) -> str:
     """A connection whose budget storage is down; returns its id."""
     if request.param == "closed-port":
         return str(src_conn(rate_limit_storage=f"redis://127.0.0.1:{free_port()}/0"))
-    mocker.patch("pyrate_limiter.Limiter.try_acquire", side_effect=redis.exceptions.ConnectionError("Redis is down"))
+    mocker.patch(
+        "airflow_provider_srconnect._ratelimit.Budget.try_acquire",
+        side_effect=redis.exceptions.ConnectionError("Redis is down"),
+    )
     return str(src_conn())
 
 

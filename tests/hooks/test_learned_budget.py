@@ -2,7 +2,7 @@
 
 - the learning rule (decrease, cooldown, gradual recovery, floor) on an injected clock, in memory, in
   SQLite and in Redis (a real ``redis-server``, as in ``tests/test_shared_budget_redis.py``);
-- the bucket enforces the learned rate through each request's weight, on every storage;
+- the bucket enforces the learned rate (its spacing after the burst), on every storage;
 - a decrease made by one process lowers the rate of another that shares the SQLite or Redis budget;
 - 8 threads with a budget of 20/s against the sandbox's limit of 10/s: every call succeeds with
   ``max_retries=2``, the sandbox answered some 429s, and the rate settles close to 10/s;
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import math
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import pytest
 import redis
 
 from airflow_provider_srconnect import _ratelimit
-from airflow_provider_srconnect._ratelimit import DECREASE, RECOVERY, UNITS, get_limiter
+from airflow_provider_srconnect._ratelimit import DECREASE, FLOOR, RECOVERY, get_limiter
 from airflow_provider_srconnect.exceptions import SRConnectRateLimitError, SRConnectServerError
 from airflow_provider_srconnect.hooks.srconnect import SRConnectAsyncHook, SRConnectHook
 from airflow_provider_srconnect.sandbox import (
@@ -72,15 +71,15 @@ def storage_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> st
 
 def learned(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: Clock, key: str, rate: float = 20, burst: int = 20
-) -> _ratelimit._LearnedRate:
-    """The learned rate of one budget on ``kind`` storage; two calls with one key share SQLite or Redis state."""
-    aimd = _ratelimit._Aimd(rate, burst)
+) -> _ratelimit.Budget:
+    """One budget on ``kind`` storage, on ``clock``; two calls with one key share SQLite or Redis state."""
+    rules = _ratelimit.Aimd(rate, burst, 0.0)
     if kind == "memory":
-        return _ratelimit._MemoryLearned(aimd, clock)
+        return _ratelimit._MemoryBudget(rules, clock)
     if kind == "sqlite":
-        return _ratelimit._SQLiteLearned(aimd, str(tmp_path / "budget.db"), key, clock)
+        return _ratelimit._SQLiteBudget(rules, str(tmp_path / "budget.db"), key, clock)
     client = redis.Redis.from_url(storage_url(kind, request, tmp_path))
-    return _ratelimit._RedisLearned(aimd, client, key + ":learned", clock)
+    return _ratelimit._RedisBudget(rules, client, key, clock)
 
 
 # --- The learning rule ---------------------------------------------------------------------------
@@ -109,11 +108,12 @@ def test_a_429_lowers_the_rate_once_per_cooldown_and_it_recovers_gradually(
 
 
 @pytest.mark.parametrize("kind", STORAGES)
-def test_the_rate_never_falls_below_one_request_per_window(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+def test_the_rate_never_falls_below_its_floor(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_ratelimit, "RECOVERY", 1e-9)  # else recovery between 429s keeps it above the floor
     clock = Clock()
-    state = learned(kind, request, tmp_path, clock, fresh_key(), rate=4, burst=4)  # floor: 1/s
+    state = learned(kind, request, tmp_path, clock, fresh_key(), rate=16, burst=4)  # floor: 1/s
     lowered = []
     for _ in range(30):
         clock.now += 1.0
@@ -121,6 +121,7 @@ def test_the_rate_never_falls_below_one_request_per_window(
         if change is not None:
             lowered.append(change[1])
 
+    assert 16 * FLOOR == 1.0
     assert min(lowered) == pytest.approx(1.0) and state.rate() == pytest.approx(1.0)
     assert all(rate >= 1.0 - 1e-9 for rate in lowered)
 
@@ -132,8 +133,8 @@ def test_a_decrease_is_shared_through_the_storage(kind: str, request: pytest.Fix
     assert other.rate() == 20
 
     assert one.throttled() is not None
-    clock.now += _ratelimit.LEARNED_CACHE_SECONDS  # past the other's cached read
-    assert other.rate() == pytest.approx(20 * DECREASE + _ratelimit.LEARNED_CACHE_SECONDS * RECOVERY * 20)
+    clock.now += 0.25
+    assert other.rate() == pytest.approx(20 * DECREASE + 0.25 * RECOVERY * 20)
     assert other.throttled() is None, "one cooldown for every process that shares the budget"
 
 
@@ -146,30 +147,40 @@ def test_the_redis_state_sits_beside_the_budget_on_the_servers_clock_and_expires
     assert budget.throttled() == pytest.approx((20, 16))
 
     client = redis.Redis.from_url(redis_url)
-    stored = client.hgetall(key + ":learned")
+    stored = client.hgetall(key)
     seconds, micros = client.time()
-    assert float(stored[b"rate"]) == 16 and 0 <= seconds * 1000 + micros // 1000 - int(stored[b"at"]) < 10_000
+    assert float(stored[b"rate"]) == 16 and 0 <= int(seconds) + int(micros) / 1e6 - float(stored[b"at"]) < 10
     recovery_ms = (20 - 16) / (RECOVERY * 20) * 1000
-    assert 0 < client.pttl(key + ":learned") <= recovery_ms + 1000
+    assert 0 < client.pttl(key) <= recovery_ms + 1000 + 1000
 
 
 # --- The bucket enforces it ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", STORAGES)
-def test_the_bucket_admits_fewer_requests_at_a_learned_rate(
+def test_the_bucket_spaces_requests_at_the_learned_rate(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    storage = storage_url(kind, request, tmp_path)
-    full, lowered = fresh_key(), fresh_key()
-    budgets = {key: get_limiter(storage, key, rate=1.0, burst=5) for key in (full, lowered)}  # 5 per 5 s
-    assert budgets[lowered].throttled() == pytest.approx((1.0, 0.8))
+    clock = Clock()
+    full, lowered = (learned(kind, request, tmp_path, clock, fresh_key(), rate=10, burst=5) for _ in range(2))
+    assert lowered.throttled() == pytest.approx((10, 10 * DECREASE))
 
-    # A short timeout, not 0: pyrate's leak thread holds a SQLite budget's file lock now and then.
-    taken = {key: sum(bool(b.try_acquire(key, timeout=0.3)) for _ in range(7)) for key, b in budgets.items()}
+    def admitted_in_ten_seconds(budget: _ratelimit.Budget) -> int:
+        start, taken = clock.now, 0
+        while clock.now < start + 10:
+            if budget.try_acquire(blocking=False):
+                taken += 1
+            else:
+                clock.now += 0.01
+        return taken
 
-    assert budgets[full].weight() == UNITS and budgets[lowered].weight() == math.ceil(UNITS / DECREASE)
-    assert taken == {full: 5, lowered: 4}
+    at_full = admitted_in_ten_seconds(full)
+    clock.now += 60  # both buckets refill; the learned rate has recovered by 0.02 * 10 * 60 ...
+    assert lowered.throttled() is not None  # ... so lower it again, now from the full rate
+    at_lowered = admitted_in_ten_seconds(lowered)
+
+    assert at_full == pytest.approx(5 + 10 * 10, abs=2)  # the burst, then the rate
+    assert at_lowered == pytest.approx(5 + 10 * 10 * DECREASE + 10 * 10 * RECOVERY * 5, abs=4)  # recovering
 
 
 #: Another process on the same budget: it takes the limiter of the storage and key given, and meets a 429.
@@ -185,7 +196,7 @@ def test_a_429_seen_by_one_process_lowers_the_rate_of_another(
 ) -> None:
     storage, key = storage_url(kind, request, tmp_path), fresh_key()
     budget = get_limiter(storage, key, rate=20.0, burst=20)
-    assert budget.weight() == UNITS
+    assert budget.rate() == 20
 
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     child = subprocess.run(
@@ -193,8 +204,7 @@ def test_a_429_seen_by_one_process_lowers_the_rate_of_another(
     )
     assert child.stdout.strip() == "(20.0, 16.0)"
 
-    time.sleep(_ratelimit.LEARNED_CACHE_SECONDS)  # this process's cached read ages out
-    assert UNITS < budget.weight() <= math.ceil(UNITS / DECREASE)
+    assert 16 <= budget.rate() < 20
 
 
 # --- Against the sandbox: a budget of 20/s, a limit of 10/s --------------------------------------
@@ -262,7 +272,7 @@ def test_a_429_is_no_failed_attempt_on_the_async_hook(sandbox: SandboxServer, mo
 
     assert asyncio.run(read())
     assert sandbox.stats.throttled >= 2
-    assert hook._limiter.weight() > UNITS, "the async hook's 429s lower the budget too"
+    assert hook._limiter.rate() < 20, "the async hook's 429s lower the budget too"
 
 
 # --- The retry policy ----------------------------------------------------------------------------
