@@ -64,6 +64,12 @@ def cases(quick: bool, sizes: tuple[int, ...] | None = None) -> list[Case]:
     logs.append(
         dataclasses.replace(logs[-1], name="logs, 20 req/s, 4 log workers", contenders=("ours",), log_workers=4)
     )
+    # Issue 15: a client budget of 20 req/s against a plan of 10: the budget must learn the real limit.
+    logs.append(
+        dataclasses.replace(
+            logs[1], name="logs, 10 req/s, budget 20", rate=10.0, burst=10, budget=(20.0, 20), contenders=("ours",)
+        )
+    )
     pages = Case(
         f"no logs, 20 req/s, {label(paged)}", "none", paged, VOLUME_PER_HOUR, LATENCY_MS, 20.0, 20, ALL, days_back=6
     )

@@ -39,7 +39,8 @@ class Case:
     """One row group of the table.
 
     ``rate`` None lifts the limit (sandbox and client); otherwise the sandbox enforces ``rate``/``burst``
-    per user and our client gets exactly that as its budget. ``output_format`` "parquet" is ours alone
+    per user and our client gets exactly that as its budget, unless ``budget`` sets another one (a user
+    who typed a rate above the plan's, as ``(rate, burst)``). ``output_format`` "parquet" is ours alone
     (the baselines write gzip NDJSON); its data is checked against ``reference``: the case, of the same
     window, whose JSONL export by ours it must hold the same records as.
     """
@@ -56,6 +57,7 @@ class Case:
     log_workers: int = 8
     output_format: OutputFormat = "jsonl.gz"
     reference: str | None = None
+    budget: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         if self.output_format != "jsonl.gz" and self.contenders != ("ours",):
@@ -77,10 +79,14 @@ class Case:
 
     @property
     def client_rate(self) -> float:
+        if self.budget is not None:
+            return self.budget[0]
         return self.rate if self.rate is not None else UNLIMITED_RATE
 
     @property
     def client_burst(self) -> int:
+        if self.budget is not None:
+            return self.budget[1]
         return self.burst if self.rate is not None else UNLIMITED_BURST
 
 

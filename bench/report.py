@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from bench.spec import Outcome
 
 LABELS = {"ours": "ours", "sequential": "(a) sequential loop", "http_operator": "(b) HttpOperator"}
-#: The targets of issue 5.
+#: The targets of issues 5 and 15: wall / T_min when logs dominate, when the listing does, and when the
+#: client's budget is twice the server's limit (the budget must learn the real one).
 MAX_RATIO = 1.10
-MIN_SPEEDUP = 4.0
+MAX_LISTING_RATIO = 1.15
+MAX_LEARNING_RATIO = 1.30
 MAX_RSS_MB = 150.0
 #: "Flat": peak RSS at the largest case within this much of the smallest's.
 FLAT_RSS_MB = 10.0
@@ -182,30 +184,38 @@ def serialise_table(result: dict[str, Any]) -> str:
 def targets(runs: list[Run], serialise: dict[str, Any] | None) -> list[tuple[str, bool | None, str]]:
     """Each target of issue 5: (target, met?, the numbers)."""
     ours = [r for r in runs if r.outcome.contender == "ours" and r.outcome.ok]
-    checks: list[tuple[str, bool | None, str]] = []
+    checks: list[tuple[str, bool | None, str]] = [
+        (f"{r.case.name}: ours finishes", False, r.outcome.error[:200])
+        for r in runs
+        if r.outcome.contender == "ours" and not r.outcome.ok
+    ]
     for r in (r for r in ours if r.t_min_s):
         ratio = r.outcome.wall_s / r.t_min_s if r.t_min_s else 0.0
-        ok = ratio <= MAX_RATIO and r.outcome.rate_limit_errors_surfaced == 0
-        logs = r.case.include_logs != "none"
+        if r.case.budget is not None:
+            limit, what = MAX_LEARNING_RATIO, f"budget {r.case.client_rate:g} req/s at a limit of {r.case.rate:g}"
+        else:
+            limit, what = (MAX_RATIO, "logs") if r.case.include_logs != "none" else (MAX_LISTING_RATIO, "listing")
         checks.append(
             (
-                f"{r.case.name}: wall / T_min ≤ {MAX_RATIO}, no 429 surfaced" + ("" if logs else " (not a target)"),
-                ok if logs else None,
+                f"{r.case.name}: wall / T_min ≤ {limit} ({what}), no 429 surfaced",
+                ratio <= limit and r.outcome.rate_limit_errors_surfaced == 0,
                 f"{ratio:.3f}; 429s: {r.calls.throttled} at the server, "
                 f"{r.outcome.rate_limit_errors_surfaced} surfaced",
             )
         )
+    # Issue 15 retired "≥ 4x faster than (a)": at 150 ms a call the loop makes 6.7 calls/s, so no client
+    # at 20 req/s can be more than 3x faster. Reported, not a target: ours vs the loop, and that bound.
     speedups = _speedups(runs)
     for r in ours:
-        if r.case.rate is None or r.case.rate < 20 or r.case.include_logs == "none" or id(r) not in speedups:
+        if r.case.rate is None or r.case.rate < 20 or id(r) not in speedups:
             continue
         seq = next(x for x in runs if x.case.name == r.case.name and x.outcome.contender == "sequential")
         bound = seq.outcome.wall_s / r.t_min_s if r.t_min_s else float("inf")
         checks.append(
             (
-                f"{r.case.name}: ≥ {MIN_SPEEDUP:g}x faster than (a)",
-                speedups[id(r)] >= MIN_SPEEDUP,
-                f"{speedups[id(r)]:.2f}x; a client finishing at T_min would be {bound:.2f}x faster",
+                f"{r.case.name}: ours vs (a)",
+                None,
+                f"{speedups[id(r)]:.2f}x faster; a client finishing at T_min would be {bound:.2f}x faster",
             )
         )
     volume = sorted((r for r in ours if r.case.rate is None), key=lambda r: r.outcome.records)
