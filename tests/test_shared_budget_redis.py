@@ -336,8 +336,9 @@ def test_three_workers_sharing_a_redis_budget_stay_within_the_users_limit(
     assert stats.requests_total >= 3 * 15, "too little traffic to say anything about a shared budget"
     if shared:
         assert stats.throttled == 0, stats.by_status
-        # One bucket of 8/s and a burst of 8 for all three: at most 8 + 8 requests within one second.
-        assert stats.peak_rate <= 2 * BUDGET_RATE
+        # One bucket of 8/s and a burst of 8 for all three: at most 8 + 8 admitted within one second (arrivals
+        # may bunch by one on a loaded machine); the sandbox's bucket allows 20.
+        assert stats.peak_rate <= 2 * BUDGET_RATE + 1
     else:
         # Three budgets of 8/s each against a limit of 10/s: the sandbox sees it (and the hook rides it out).
         assert stats.throttled > 0
